@@ -1,0 +1,241 @@
+"""``kvt-train``: headless training for nohup, tmux and CI, printing like the 2018 scripts.
+
+Output is plain and log-friendly: one line per epoch, then the classification
+report and the paths written. A live progress line (with ``\\r``) is drawn only
+when stdout is a terminal, so ``nohup kvt-train ... > train.log`` stays free of
+control characters.
+
+Exit codes: 0 done; 1 a crash inside kvt or the training diverged; 2 bad
+input (one line on stderr, no traceback); 128+N when stopped by signal N
+(130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP), after saving the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Sequence, TextIO
+
+from . import __version__
+from .config import ACTIVATIONS, FRAMEWORKS, PRESETS, RunConfig, check_lr
+from .errors import ConfigError, KvtError
+from .events import BatchEnded, EpochEnded, Event, StageChanged, TrainEnded, TrainFailed, TrainStarted
+from .recipes import RECIPES
+
+EXIT_OK, EXIT_CRASH, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage and exiting, so main() owns the exit."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise ConfigError(f"{message} (see kvt-train --help)")
+
+
+def _int_arg(name: str, low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{name} must be at least {low}, got {value}")
+        return value
+
+    return parse
+
+
+def _lr_arg(text: str) -> float:
+    try:
+        value = float(text)
+        check_lr(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            str(exc) if isinstance(exc, ConfigError) else f"learning rate must be a number such as 0.01, got {text!r}"
+        ) from None
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="kvt-train",
+        description="Train MiniVGGNet on CIFAR-10 the Keras way or the TensorFlow way (headless).",
+        epilog="Presets from the 2018 post: --preset keras (keras + relu), --preset tensorflow (tensorflow + crelu).",
+    )
+    p.add_argument("--preset", choices=sorted(PRESETS), help="the post's two programs: framework and activation at once")
+    p.add_argument("--framework", choices=sorted(FRAMEWORKS), help="keras (import keras) or tensorflow (tf.keras + tf.nn ops); default keras")
+    p.add_argument("--activation", choices=ACTIVATIONS, help="activation after each conv/fc layer but the first; default relu")
+    p.add_argument("--data", default="cifar10", help="cifar10 (Keras download, default), sample (bundled subset), or a folder / .tar.gz")
+    p.add_argument("--recipe", choices=sorted(RECIPES), default="seed-2018", help="training recipe (default seed-2018, the post's)")
+    p.add_argument("--epochs", type=_int_arg("epochs", 1), help="number of epochs (default: the recipe's)")
+    p.add_argument("--batch-size", type=_int_arg("batch size", 1), help="batch size (default: the recipe's)")
+    p.add_argument("--lr", type=_lr_arg, help="initial learning rate (default: the recipe's)")
+    p.add_argument("--seed", type=_int_arg("seed", 0), help="random seed (default: random, recorded in config.json)")
+    p.add_argument("--train-limit", type=_int_arg("train limit", 1), help="use a stratified subset of N training images")
+    p.add_argument("--test-limit", type=_int_arg("test limit", 1), help="use a stratified subset of N test images")
+    p.add_argument("--runs-dir", help="where runs are stored (default $KVT_RUNS_DIR or ~/.kvt/runs)")
+    p.add_argument("--plot", help="also copy the loss/accuracy plot to this PNG path, as in the 2018 scripts")
+    p.add_argument("--version", action="version", version=f"kvt {__version__}")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    framework, activation = PRESETS.get(args.preset, ("keras", "relu"))
+    return RunConfig(
+        framework=args.framework or framework,
+        activation=args.activation or activation,
+        data=args.data,
+        recipe=args.recipe,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        train_limit=args.train_limit,
+        test_limit=args.test_limit,
+    ).resolved()
+
+
+def _fmt_time(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class ConsolePrinter:
+    """Turns events into the lines a 2018 Keras script would print."""
+
+    def __init__(self, out: TextIO = sys.stdout, err: TextIO = sys.stderr):
+        self.out = out
+        self.err = err
+        self.live = out.isatty()
+        self.epochs = 0
+        self._line_open = False
+
+    def _print(self, text: str) -> None:
+        if self._line_open:
+            self.out.write("\r\x1b[K")
+            self._line_open = False
+        print(text, file=self.out, flush=True)
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, StageChanged):
+            self._print(f"[INFO] {event.stage}: {event.detail}" if event.detail else f"[INFO] {event.stage}")
+        elif isinstance(event, TrainStarted):
+            self.epochs = event.epochs
+            self._print(
+                f"[INFO] training {event.framework} + {event.activation}: {event.params:,} params, "
+                f"{event.train_samples:,} train / {event.test_samples:,} test images, "
+                f"{event.epochs} epochs x {event.steps_per_epoch} steps of {event.batch_size}"
+            )
+            self._print(f"[INFO] run folder: {event.run_dir}")
+        elif isinstance(event, BatchEnded) and self.live:
+            rate = event.step / event.epoch_elapsed if event.epoch_elapsed > 0 else 0.0
+            eta = (event.steps - event.step) / rate if rate > 0 else 0.0
+            width = 24
+            done = int(width * event.step / max(1, event.steps))
+            bar = "=" * done + ">" + "." * (width - done)
+            self.out.write(
+                f"\rEpoch {event.epoch}/{self.epochs} [{bar[:width]}] {event.step}/{event.steps} "
+                f"loss {event.logs.get('loss', float('nan')):.4f} acc {event.logs.get('accuracy', float('nan')):.4f} "
+                f"{event.images_per_second:,.0f} img/s ETA {_fmt_time(eta)}\x1b[K"
+            )
+            self.out.flush()
+            self._line_open = True
+        elif isinstance(event, EpochEnded):
+            self._print(
+                f"Epoch {event.epoch}/{event.epochs} - {event.seconds:.1f}s - loss: {event.loss:.4f} - "
+                f"accuracy: {event.accuracy:.4f} - val_loss: {event.val_loss:.4f} - "
+                f"val_accuracy: {event.val_accuracy:.4f} - lr: {event.lr:.6g}"
+            )
+        elif isinstance(event, TrainEnded):
+            self._print(f"[INFO] {event.status} after {event.epochs_done} epoch(s)")
+        elif isinstance(event, TrainFailed):
+            if self._line_open:
+                self._print("")
+
+
+class _SignalStop:
+    """Turn SIGINT/SIGTERM/SIGHUP into a graceful stop at the next batch end."""
+
+    SIGNALS = tuple(s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if s is not None)
+
+    def __init__(self, stop: threading.Event, err: TextIO):
+        self.stop = stop
+        self.err = err
+        self.signum: int | None = None
+        self._old: dict[int, object] = {}
+
+    def __enter__(self) -> "_SignalStop":
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+    def _handle(self, signum, frame) -> None:
+        if self.signum is not None:
+            # A second signal means "now": leave as Python would.
+            raise KeyboardInterrupt
+        self.signum = signum
+        self.stop.set()
+        try:
+            print(f"[INFO] got {signal.Signals(signum).name}: stopping at the next batch and saving the run",
+                  file=self.err, flush=True)
+        except (OSError, ValueError):
+            pass  # the terminal is gone (SIGHUP): the run still saves
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    out, err = sys.stdout, sys.stderr
+    try:
+        args = build_parser().parse_args(argv)
+        config = config_from_args(args)
+    except KvtError as exc:
+        print(f"kvt-train: error: {exc}", file=err)
+        return EXIT_USAGE
+
+    from .runs import CURVES_FILE
+    from .training import TrainingDiverged, train
+
+    printer = ConsolePrinter(out, err)
+    stop = threading.Event()
+    started = time.perf_counter()
+    with _SignalStop(stop, err) as signals:
+        try:
+            result = train(config, printer, stop=stop, runs_dir=args.runs_dir)
+        except TrainingDiverged as exc:
+            print(f"kvt-train: error: {exc}", file=err)
+            return EXIT_CRASH
+        except KvtError as exc:
+            print(f"kvt-train: error: {exc}", file=err)
+            return EXIT_USAGE
+
+    if result.evaluation is not None:
+        print("[INFO] evaluating network...", file=out)
+        print(result.evaluation.text, file=out)
+    if args.plot and (result.run_dir / CURVES_FILE).exists():
+        try:
+            Path(args.plot).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(result.run_dir / CURVES_FILE, Path(args.plot).expanduser())
+            result.files["plot"] = str(args.plot)
+        except OSError as exc:
+            print(f"kvt-train: warning: could not write --plot {args.plot}: {exc.strerror or exc}", file=err)
+    print(f"[INFO] {result.status} in {_fmt_time(time.perf_counter() - started)}; wrote:", file=out)
+    for name, path in result.files.items():
+        print(f"  {name:<10} {path}", file=out)
+    out.flush()
+    if signals.signum is not None:
+        return 128 + int(signals.signum)
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Plain event dataclasses sent from training to whoever listens.
+
+They hold only Python numbers, strings, lists and dicts -- never a Keras or
+TensorFlow object -- so a listener on another thread (the Textual app) or in
+another process can keep them without touching the framework.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Union
+
+
+@dataclass(frozen=True)
+class StageChanged:
+    """Training moved to a new phase before or after ``fit``: loading data, building, evaluating."""
+
+    stage: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class TrainStarted:
+    run_id: str
+    run_dir: str
+    framework: str
+    activation: str
+    epochs: int
+    steps_per_epoch: int
+    batch_size: int
+    train_samples: int
+    test_samples: int
+    params: int
+    class_names: list[str]
+    initial_epoch: int = 0
+
+
+@dataclass(frozen=True)
+class BatchEnded:
+    """Throttled: sent at most a few times a second, and always for the last batch of an epoch."""
+
+    epoch: int  # 1-based
+    step: int  # 1-based, within the epoch
+    steps: int
+    logs: dict[str, float]
+    images_per_second: float
+    epoch_elapsed: float  # seconds since the epoch began
+
+
+@dataclass(frozen=True)
+class EpochEnded:
+    epoch: int  # 1-based
+    epochs: int
+    loss: float
+    accuracy: float
+    val_loss: float
+    val_accuracy: float
+    lr: float
+    seconds: float
+
+    def as_row(self) -> dict[str, float | int]:
+        """The row written to ``history.csv`` and shown in the metrics table."""
+        return {
+            "epoch": self.epoch,
+            "loss": self.loss,
+            "accuracy": self.accuracy,
+            "val_loss": self.val_loss,
+            "val_accuracy": self.val_accuracy,
+            "lr": self.lr,
+            "seconds": self.seconds,
+        }
+
+
+@dataclass(frozen=True)
+class TrainEnded:
+    run_id: str
+    run_dir: str
+    status: str  # "finished" or "stopped"
+    epochs_done: int
+    report: dict = field(default_factory=dict)  # sklearn classification_report(output_dict=True)
+    confusion: list[list[int]] = field(default_factory=list)
+    class_names: list[str] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)  # what was written: name -> path
+
+
+@dataclass(frozen=True)
+class TrainFailed:
+    message: str  # one line, for the user
+    run_id: str = ""
+    run_dir: str = ""
+    user_error: bool = False  # True for a KvtError (bad input), False for a bug or crash
+
+
+Event = Union[StageChanged, TrainStarted, BatchEnded, EpochEnded, TrainEnded, TrainFailed]
+Listener = Callable[[Event], None]
+
+
+def ignore(event: Event) -> None:
+    """The listener used when nobody is listening."""

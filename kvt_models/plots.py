@@ -1,0 +1,84 @@
+"""PNG export with matplotlib's Agg backend (no display needed over SSH).
+
+``save_curves`` draws the figure of the 2018 post (its Figures 6 and 8):
+training and validation loss and accuracy per epoch on one axes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from .runs import CONFUSION_FILE, CURVES_FILE, atomic_save, read_run
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)  # never try to open a window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_curves(history: Sequence[dict[str, float]], path: str | Path, title: str = "Training Loss and Accuracy") -> Path:
+    """Write the loss/accuracy curves of ``history`` (rows of history.csv) to ``path``."""
+    plt = _pyplot()
+    path = Path(path)
+    epochs = [int(r["epoch"]) for r in history]
+    with plt.style.context("ggplot"):
+        fig, ax = plt.subplots(figsize=(8, 5.5), dpi=100)
+        for key, label in (
+            ("loss", "train_loss"),
+            ("val_loss", "val_loss"),
+            ("accuracy", "train_acc"),
+            ("val_accuracy", "val_acc"),
+        ):
+            ax.plot(epochs, [r[key] for r in history], marker="o" if len(epochs) < 15 else None, label=label)
+        ax.set_title(title)
+        ax.set_xlabel("Epoch #")
+        ax.set_ylabel("Loss/Accuracy")
+        if epochs:
+            ax.set_xlim(min(epochs) - 0.2, max(epochs) + 0.2)
+        ax.legend(loc="upper right" if len(epochs) < 3 else "center right")
+        fig.tight_layout()
+        atomic_save(path, lambda tmp: fig.savefig(tmp, format="png"))
+        plt.close(fig)
+    return path
+
+
+def save_confusion(confusion: Sequence[Sequence[int]], class_names: Sequence[str], path: str | Path, title: str = "Confusion matrix (test set)") -> Path:
+    plt = _pyplot()
+    path = Path(path)
+    n = len(class_names)
+    size = max(5.0, 0.6 * n + 2)
+    fig, ax = plt.subplots(figsize=(size, size * 0.85), dpi=100)
+    im = ax.imshow(confusion, cmap="Blues")
+    ax.set_xticks(range(n), labels=class_names, rotation=45, ha="right")
+    ax.set_yticks(range(n), labels=class_names)
+    ax.set_xlabel("Predicted")
+    ax.set_ylabel("True")
+    ax.set_title(title)
+    peak = max((max(row) for row in confusion), default=0) or 1
+    if n <= 20:
+        for i, row in enumerate(confusion):
+            for j, value in enumerate(row):
+                ax.text(j, i, str(value), ha="center", va="center", fontsize=8,
+                        color="white" if value > peak / 2 else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    atomic_save(path, lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)
+    return path
+
+
+def export_run_pngs(run_dir: str | Path) -> list[Path]:
+    """(Re)write curves.png and confusion.png for a run folder; return what was written."""
+    run = read_run(run_dir)
+    title = f"Training Loss and Accuracy ({run.config.get('framework')} + {run.config.get('activation')})"
+    written = []
+    if run.history:
+        written.append(save_curves(run.history, run.path / CURVES_FILE, title))
+    if run.confusion and run.class_names:
+        written.append(save_confusion(run.confusion, run.class_names, run.path / CONFUSION_FILE))
+    return written

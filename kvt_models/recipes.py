@@ -1,0 +1,88 @@
+"""Named training recipes: the optimizer, schedule and defaults of a run.
+
+``seed-2018`` is the exact setup of the 2018 "Keras vs. TensorFlow" post,
+translated to Keras 3: the old ``SGD(lr=0.01, decay=0.01/30)`` is now an
+``InverseTimeDecay`` schedule stepped every batch, because Keras 3 rejects
+(or silently ignores) the ``decay`` argument.
+
+``fast`` is kvt's own: SGD with Nesterov momentum, a short warm-up then a
+cosine decay, decoupled weight decay, label smoothing and light augmentation
+(random flips and 4-pixel shifts), tuned to reach 75% on CIFAR-10 in few
+epochs on a CPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    summary: str
+    epochs: int
+    batch_size: int
+    lr: float
+    augment: bool = False
+    label_smoothing: float = 0.0
+
+    def make_optimizer(self, lr: float, epochs: int, steps_per_epoch: int) -> Any:
+        """Build a fresh Keras optimizer for a run of ``epochs`` x ``steps_per_epoch`` steps."""
+        import keras  # deferred: keras pulls in TensorFlow
+
+        if self.name == "seed-2018":
+            # 2018: SGD(lr=INIT_LR, decay=INIT_LR / NUM_EPOCHS); Keras 2 applied the
+            # decay per iteration, so decay_steps=1.
+            schedule = keras.optimizers.schedules.InverseTimeDecay(
+                initial_learning_rate=lr, decay_steps=1, decay_rate=lr / epochs
+            )
+            return keras.optimizers.SGD(learning_rate=schedule)
+        if self.name == "fast":
+            total = max(1, epochs * steps_per_epoch)
+            warmup = min(total // 2, max(1, steps_per_epoch))  # one epoch of warm-up
+            schedule = keras.optimizers.schedules.CosineDecay(
+                initial_learning_rate=lr / 10,
+                decay_steps=max(1, total - warmup),
+                alpha=0.01,
+                warmup_target=lr,
+                warmup_steps=warmup,
+            )
+            return keras.optimizers.SGD(
+                learning_rate=schedule, momentum=0.9, nesterov=True, weight_decay=5e-4
+            )
+        raise ValueError(f"Recipe {self.name!r} has no optimizer. Received: name={self.name!r}")
+
+
+RECIPES: dict[str, Recipe] = {
+    r.name: r
+    for r in (
+        Recipe(
+            name="seed-2018",
+            summary="the 2018 post: SGD 0.01 with inverse-time decay, batch 32, 30 epochs",
+            epochs=30,
+            batch_size=32,
+            lr=0.01,
+        ),
+        Recipe(
+            name="fast",
+            summary="Nesterov SGD, warm-up + cosine, weight decay, flips and shifts, 12 epochs",
+            epochs=12,
+            batch_size=32,
+            lr=0.05,
+            augment=True,
+            label_smoothing=0.1,
+        ),
+    )
+}
+
+
+def get_recipe(name: str) -> Recipe:
+    from .errors import ConfigError
+
+    try:
+        return RECIPES[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown recipe {name!r}: choose one of {', '.join(RECIPES)}"
+        ) from None

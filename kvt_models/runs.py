@@ -1,0 +1,323 @@
+"""The run store: one folder per run under the runs dir, written crash-safely.
+
+Layout of a run folder::
+
+    config.json      the resolved RunConfig (with its seed) and facts about the data
+    status.json      running | finished | stopped | failed, with a message and the pid
+    history.csv      one row per finished epoch, flushed and fsynced as it ends
+    model.keras      the model with its optimizer state, replaced at every epoch end
+    report.json      sklearn classification report + confusion matrix
+    curves.png       loss/accuracy curves (the 2018 post's Figures 6 and 8)
+    confusion.png    the confusion matrix
+
+JSON and model files are written to a temporary file and renamed into place,
+so a kill at any instant leaves either the old or the new file, never half a
+file. The CLI and the app share this store: a run made headless shows up in
+the app and the other way round.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import RunStoreError
+
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+CONFIG_FILE = "config.json"
+STATUS_FILE = "status.json"
+HISTORY_FILE = "history.csv"
+REPORT_FILE = "report.json"
+MODEL_FILE = "model.keras"
+CURVES_FILE = "curves.png"
+CONFUSION_FILE = "confusion.png"
+
+STATUSES = ("running", "finished", "stopped", "failed")
+
+
+def default_runs_dir() -> Path:
+    """``$KVT_RUNS_DIR``, else ``~/.kvt/runs``."""
+    env = os.environ.get("KVT_RUNS_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".kvt" / "runs"
+
+
+# -- crash-safe writes ------------------------------------------------------
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems cannot fsync a directory; the rename is still atomic
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves the old file or the new one."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise RunStoreError(f"could not write {path}: {exc.strerror or exc}; free some space or pick another --runs-dir") from exc
+    _fsync_dir(path.parent)
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def atomic_save(path: Path, save: Any) -> None:
+    """Call ``save(tmp_path)`` then rename onto ``path``; for writers that need a file name."""
+    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}")
+    try:
+        save(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise RunStoreError(f"could not write {path}: {exc.strerror or exc}; free some space or pick another --runs-dir") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file; None when it is missing or unreadable (a run may be half made)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+# -- the store --------------------------------------------------------------
+@dataclass
+class RunInfo:
+    """What the runs list shows about a run, read from its folder."""
+
+    run_id: str
+    path: Path
+    config: dict[str, Any]
+    status: str
+    message: str
+    epochs_done: int
+    epochs_total: int
+    last: dict[str, float] = field(default_factory=dict)  # the last history row
+    created: str = ""
+
+
+@dataclass
+class RunRecord(RunInfo):
+    """Everything about a run needed to show it again: history, report, confusion."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    report: dict[str, Any] | None = None
+    confusion: list[list[int]] = field(default_factory=list)
+    class_names: list[str] = field(default_factory=list)
+
+
+class RunStore:
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root).expanduser() if root is not None else default_runs_dir()
+
+    def ensure(self) -> Path:
+        """Create the runs dir if needed, or explain in one line why it cannot be used."""
+        if self.root.exists() and not self.root.is_dir():
+            raise RunStoreError(
+                f"runs dir {self.root} is a file, not a folder: pass --runs-dir with a folder path"
+            )
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunStoreError(
+                f"cannot create runs dir {self.root}: {exc.strerror or exc}; pass --runs-dir with a writable folder"
+            ) from exc
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise RunStoreError(
+                f"runs dir {self.root} is not writable: pass --runs-dir with a writable folder"
+            )
+        return self.root
+
+    def create(self, config: dict[str, Any], label: str) -> "RunWriter":
+        """Make a new, uniquely named run folder and write its config and status."""
+        root = self.ensure()
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        for _ in range(100):
+            run_id = f"{stamp}-{label}-{secrets.token_hex(2)}"
+            path = root / run_id
+            try:
+                # exist_ok=False makes the name ours even with other kvt-train
+                # processes creating runs in the same folder at the same second.
+                path.mkdir()
+                break
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise RunStoreError(
+                    f"cannot create a run folder in {root}: {exc.strerror or exc}; pass --runs-dir with a writable folder"
+                ) from exc
+        else:  # pragma: no cover - 100 collisions of 16 random bits in one second
+            raise RunStoreError(f"could not find a free run name in {root}")
+        writer = RunWriter(path, run_id)
+        writer.write_config(config)
+        writer.set_status("running")
+        return writer
+
+    def list_runs(self) -> list[RunInfo]:
+        """All runs under the root, newest first. Folders that are not runs are skipped."""
+        if not self.root.is_dir():
+            return []
+        infos = []
+        for path in self.root.iterdir():
+            if path.is_dir() and (path / CONFIG_FILE).is_file():
+                info = read_run_info(path)
+                if info is not None:
+                    infos.append(info)
+        infos.sort(key=lambda i: (i.created, i.run_id), reverse=True)
+        return infos
+
+
+def read_history(path: Path) -> list[dict[str, float]]:
+    """Rows of ``history.csv``; a torn last line (a kill mid-write) is dropped."""
+    try:
+        text = (path / HISTORY_FILE).read_text()
+    except OSError:
+        return []
+    rows = []
+    for row in csv.DictReader(io.StringIO(text)):
+        try:
+            parsed = {k: float(row[k]) for k in HISTORY_COLUMNS}
+        except (KeyError, TypeError, ValueError):
+            continue
+        parsed["epoch"] = int(parsed["epoch"])
+        rows.append(parsed)
+    return rows
+
+
+def _status_of(path: Path) -> tuple[str, str]:
+    status = read_json(path / STATUS_FILE) or {}
+    state = status.get("status", "stopped")
+    message = status.get("message", "")
+    if state == "running":
+        pid = status.get("pid")
+        if isinstance(pid, int) and not _pid_alive(pid):
+            # The process is gone without saying goodbye (kill -9, power loss).
+            return "stopped", "the process ended without finishing (killed or crashed)"
+    return state, message
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_run_info(path: Path) -> RunInfo | None:
+    path = Path(path)
+    config = read_json(path / CONFIG_FILE)
+    if not isinstance(config, dict):
+        return None
+    history = read_history(path)
+    state, message = _status_of(path)
+    run_cfg = config.get("config", {})
+    return RunInfo(
+        run_id=path.name,
+        path=path,
+        config=run_cfg,
+        status=state,
+        message=message,
+        epochs_done=len(history),
+        epochs_total=int(run_cfg.get("epochs") or 0),
+        last=history[-1] if history else {},
+        created=str(config.get("created", "")),
+    )
+
+
+def read_run(path: str | os.PathLike) -> RunRecord:
+    """Read a whole run folder for display."""
+    path = Path(path)
+    info = read_run_info(path)
+    if info is None:
+        raise RunStoreError(f"{path} is not a kvt run folder (no readable config.json)")
+    report = read_json(path / REPORT_FILE)
+    config = read_json(path / CONFIG_FILE) or {}
+    return RunRecord(
+        **vars(info),
+        history=read_history(path),
+        report=(report or {}).get("report"),
+        confusion=(report or {}).get("confusion", []),
+        class_names=(report or {}).get("class_names") or config.get("class_names", []),
+    )
+
+
+class RunWriter:
+    """Writes one run's files as training goes."""
+
+    def __init__(self, path: Path, run_id: str):
+        self.path = path
+        self.run_id = run_id
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        atomic_write_json(self.file(CONFIG_FILE), {"created": datetime.now().isoformat(timespec="seconds"), **config})
+
+    def update_config(self, **extra: Any) -> None:
+        current = read_json(self.file(CONFIG_FILE)) or {}
+        atomic_write_json(self.file(CONFIG_FILE), {**current, **extra})
+
+    def set_status(self, status: str, message: str = "") -> None:
+        assert status in STATUSES, status
+        atomic_write_json(
+            self.file(STATUS_FILE),
+            {"status": status, "message": message, "pid": os.getpid(), "updated": time.time()},
+        )
+
+    def append_history(self, row: dict[str, float | int]) -> None:
+        """Append one epoch's row; flushed and fsynced so a kill cannot lose it."""
+        path = self.file(HISTORY_FILE)
+        new = not path.exists() or path.stat().st_size == 0
+        try:
+            with open(path, "a", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=HISTORY_COLUMNS)
+                if new:
+                    writer.writeheader()
+                writer.writerow({k: row[k] for k in HISTORY_COLUMNS})
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise RunStoreError(f"could not write {path}: {exc.strerror or exc}; free some space or pick another --runs-dir") from exc
+
+    def write_report(self, report: dict[str, Any], confusion: list[list[int]], class_names: list[str]) -> None:
+        atomic_write_json(
+            self.file(REPORT_FILE),
+            {"report": report, "confusion": confusion, "class_names": class_names},
+        )
+
+
+def iter_run_files(path: Path) -> Iterator[Path]:
+    for name in (CONFIG_FILE, STATUS_FILE, HISTORY_FILE, REPORT_FILE, MODEL_FILE, CURVES_FILE, CONFUSION_FILE):
+        if (path / name).exists():
+            yield path / name

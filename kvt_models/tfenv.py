@@ -1,0 +1,60 @@
+"""Import TensorFlow and Keras quietly, once, off the start-up path.
+
+TensorFlow's C++ runtime writes its logs (oneDNN notices, CPU feature lines,
+absl warnings) straight to file descriptor 2, below Python. On a Textual
+screen those bytes land in the middle of the drawing, so we set
+``TF_CPP_MIN_LOG_LEVEL`` before the import and point fd 2 at /dev/null while
+the import runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from typing import Any, Iterator
+
+_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def quiet_fd2() -> Iterator[None]:
+    """Send whatever is written to fd 2 to /dev/null until the block ends."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no fd 2 at all (a daemon): nothing to protect
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_tf() -> tuple[Any, Any]:
+    """Return ``(tensorflow, keras)``, importing them quietly the first time."""
+    with _lock:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        # Keras 3 is what we want behind tf.keras; never the legacy tf_keras package.
+        os.environ.setdefault("TF_USE_LEGACY_KERAS", "0")
+        import sys
+
+        if "tensorflow" not in sys.modules:
+            with quiet_fd2():
+                import tensorflow as tf  # noqa: F401
+                import keras  # noqa: F401
+            try:
+                import absl.logging
+
+                absl.logging.set_verbosity(absl.logging.ERROR)
+            except ImportError:
+                pass
+            tf.get_logger().setLevel("ERROR")
+        import keras
+        import tensorflow as tf
+
+        return tf, keras
