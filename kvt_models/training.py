@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,8 @@ class TrainResult:
     files: dict[str, str] = field(default_factory=dict)
     params: int = 0
     message: str = ""
+    fit_seconds: float = 0.0  # wall time inside model.fit (for benchmarks)
+    images_trained: int = 0
 
 
 def framework_versions() -> dict[str, str]:
@@ -155,7 +158,9 @@ def train(
             class_names=list(data.class_names),
         )
         callback = KvtCallback(record, started, stop=stop, batch_interval=batch_interval, epochs=cfg.epochs)
+        fit_start = time.perf_counter()
         model.fit(train_ds, validation_data=test_ds, epochs=cfg.epochs, verbose=0, callbacks=[callback])
+        fit_seconds = time.perf_counter() - fit_start
 
         if callback.non_finite:
             raise TrainingDiverged(
@@ -195,7 +200,10 @@ def train(
                 files=files,
             )
         )
-        return TrainResult(writer.run_id, writer.path, status, history, evaluation, files, params, message)
+        return TrainResult(
+            writer.run_id, writer.path, status, history, evaluation, files, params, message,
+            fit_seconds=fit_seconds, images_trained=len(history) * len(data.x_train),
+        )
     except KvtError as exc:
         _fail(listener, writer, str(exc), user_error=True)
         raise
