@@ -41,7 +41,7 @@ def bare_fit(cfg: RunConfig) -> float:
                             shuffle=True, augment=recipe.augment, seed=cfg.seed)
     test_ds = make_dataset(data.x_test, data.y_test, cfg.batch_size, num_classes=data.num_classes)
     start = time.perf_counter()
-    model.fit(train_ds, validation_data=test_ds, epochs=cfg.epochs, verbose=0)
+    model.fit(train_ds, validation_data=test_ds, epochs=cfg.epochs, verbose=0, shuffle=False)
     return cfg.epochs * len(data.x_train) / (time.perf_counter() - start)
 
 

@@ -115,6 +115,7 @@ class ConsolePrinter:
         self.live = out.isatty()
         self.epochs = 0
         self._line_open = False
+        self.gone = False
 
     def _print(self, text: str) -> None:
         if self._line_open:
@@ -123,6 +124,15 @@ class ConsolePrinter:
         print(text, file=self.out, flush=True)
 
     def __call__(self, event: Event) -> None:
+        if self.gone:
+            return
+        try:
+            self._show(event)
+        except (OSError, ValueError):
+            # The terminal went away (SSH dropped): keep training, stop printing.
+            self.gone = True
+
+    def _show(self, event: Event) -> None:
         if isinstance(event, StageChanged):
             self._print(f"[INFO] {event.stage}: {event.detail}" if event.detail else f"[INFO] {event.stage}")
         elif isinstance(event, TrainStarted):
@@ -173,6 +183,9 @@ class _SignalStop:
     def __enter__(self) -> "_SignalStop":
         if threading.current_thread() is threading.main_thread():
             for sig in self.SIGNALS:
+                if signal.getsignal(sig) is signal.SIG_IGN:
+                    # Under nohup SIGHUP is ignored on purpose: keep it that way.
+                    continue
                 self._old[sig] = signal.signal(sig, self._handle)
         return self
 
@@ -191,6 +204,14 @@ class _SignalStop:
                   file=self.err, flush=True)
         except (OSError, ValueError):
             pass  # the terminal is gone (SIGHUP): the run still saves
+
+
+def _say(stream: TextIO, text: str) -> None:
+    """Print, unless the terminal is gone (SIGHUP): the run is on disk either way."""
+    try:
+        print(text, file=stream, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -218,20 +239,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"kvt-train: error: {exc}", file=err)
             return EXIT_USAGE
 
-    if result.evaluation is not None:
-        print("[INFO] evaluating network...", file=out)
-        print(result.evaluation.text, file=out)
     if args.plot and (result.run_dir / CURVES_FILE).exists():
         try:
             Path(args.plot).expanduser().parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(result.run_dir / CURVES_FILE, Path(args.plot).expanduser())
             result.files["plot"] = str(args.plot)
         except OSError as exc:
-            print(f"kvt-train: warning: could not write --plot {args.plot}: {exc.strerror or exc}", file=err)
-    print(f"[INFO] {result.status} in {_fmt_time(time.perf_counter() - started)}; wrote:", file=out)
-    for name, path in result.files.items():
-        print(f"  {name:<10} {path}", file=out)
-    out.flush()
+            _say(err, f"kvt-train: warning: could not write --plot {args.plot}: {exc.strerror or exc}")
+    if result.evaluation is not None:
+        _say(out, "[INFO] evaluating network...\n" + result.evaluation.text)
+    lines = [f"[INFO] {result.status} in {_fmt_time(time.perf_counter() - started)}; wrote:"]
+    lines += [f"  {name:<10} {path}" for name, path in result.files.items()]
+    _say(out, "\n".join(lines))
     if signals.signum is not None:
         return 128 + int(signals.signum)
     return EXIT_OK

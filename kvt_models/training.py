@@ -159,7 +159,8 @@ def train(
         )
         callback = KvtCallback(record, started, stop=stop, batch_interval=batch_interval, epochs=cfg.epochs)
         fit_start = time.perf_counter()
-        model.fit(train_ds, validation_data=test_ds, epochs=cfg.epochs, verbose=0, callbacks=[callback])
+        # shuffle=False: the tf.data pipeline already reshuffles every epoch.
+        model.fit(train_ds, validation_data=test_ds, epochs=cfg.epochs, verbose=0, callbacks=[callback], shuffle=False)
         fit_seconds = time.perf_counter() - fit_start
 
         if callback.non_finite:

@@ -1,0 +1,75 @@
+"""``kvt-train``: exit codes, one-line errors, log-friendly output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kvt_models.cli import main
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "kvt_models.cli", *args],
+        capture_output=True, text=True, timeout=timeout, cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--epochs", "0"], "epochs must be at least 1"),
+        (["--epochs", "-3"], "epochs must be at least 1"),
+        (["--epochs", "abc"], "epochs must be a whole number"),
+        (["--batch-size", "0"], "batch size must be at least 1"),
+        (["--lr", "nan"], "learning rate must be a finite number"),
+        (["--lr", "-0.1"], "learning rate must be above 0"),
+        (["--lr", "fast"], "learning rate must be a number"),
+        (["--framework", "pytorch"], "invalid choice"),
+        (["--activation", "tanh"], "invalid choice"),
+        (["--no-such-flag"], "unrecognized arguments"),
+    ],
+)
+def test_bad_flags_exit_2_with_one_line_and_no_traceback(capsys, args, fragment):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert fragment in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_missing_data_path_exits_2_in_a_real_process(tmp_path):
+    out = run_cli("--data", str(tmp_path / "nope"), "--runs-dir", str(tmp_path / "runs"))
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    lines = [l for l in out.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("kvt-train: error:") and "nope" in lines[0]
+
+
+def test_runs_dir_that_is_a_file_exits_2(tmp_path):
+    blocker = tmp_path / "runs"
+    blocker.write_text("I am a file")
+    out = run_cli("--data", "sample", "--runs-dir", str(blocker))
+    assert out.returncode == 2 and "is a file" in out.stderr and "Traceback" not in out.stderr
+    assert blocker.read_text() == "I am a file"
+
+
+def test_a_quick_run_prints_plain_lines_and_the_report(tmp_path):
+    plot = tmp_path / "plot.png"
+    out = run_cli(
+        "--preset", "tensorflow", "--data", "sample", "--train-limit", "100", "--test-limit", "50",
+        "--epochs", "1", "--seed", "1", "--runs-dir", str(tmp_path / "runs"), "--plot", str(plot),
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "\r" not in out.stdout and "\x1b" not in out.stdout  # stdout is a pipe here, as under nohup
+    assert "Epoch 1/1 - " in out.stdout and "val_accuracy:" in out.stdout
+    assert "weighted avg" in out.stdout and "airplane" in out.stdout  # sklearn's report
+    assert "tensorflow + crelu: 4,331,434 params" in out.stdout
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    runs = list((tmp_path / "runs").iterdir())
+    assert len(runs) == 1 and str(runs[0]) in out.stdout
+    assert out.stderr.strip() == ""  # TensorFlow's C++ logs stay out of the log

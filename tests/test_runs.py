@@ -1,0 +1,72 @@
+"""The run store: unique folders, crash-safe files, reading runs back."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from kvt_models.errors import RunStoreError
+from kvt_models.runs import RunStore, atomic_write_json, read_history, read_run
+
+
+def _row(epoch: int) -> dict:
+    return {"epoch": epoch, "loss": 1.0 / epoch, "accuracy": 0.1 * epoch, "val_loss": 1.1, "val_accuracy": 0.2, "lr": 0.01, "seconds": 1.5}
+
+
+def test_runs_get_unique_folders_and_list_newest_first(tmp_path):
+    store = RunStore(tmp_path)
+    writers = [store.create({"config": {"epochs": 3}}, "keras-relu") for _ in range(5)]
+    assert len({w.path for w in writers}) == 5
+    for w in writers:
+        w.append_history(_row(1))
+    listed = store.list_runs()
+    assert {i.run_id for i in listed} == {w.run_id for w in writers}
+    assert all(i.status == "running" and i.epochs_done == 1 and i.epochs_total == 3 for i in listed)
+
+
+def test_a_run_whose_process_died_reads_as_stopped(tmp_path):
+    w = RunStore(tmp_path).create({"config": {"epochs": 4}}, "x")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    status = json.loads((w.path / "status.json").read_text())
+    atomic_write_json(w.path / "status.json", {**status, "pid": int(dead.stdout)})
+    info = read_run(w.path)
+    assert info.status == "stopped" and "killed or crashed" in info.message
+
+
+def test_a_torn_history_line_is_ignored(tmp_path):
+    w = RunStore(tmp_path).create({"config": {}}, "x")
+    w.append_history(_row(1))
+    w.append_history(_row(2))
+    with open(w.path / "history.csv", "a") as fh:
+        fh.write("3,0.5,0.")  # a kill in the middle of a write
+    assert [r["epoch"] for r in read_history(w.path)] == [1, 2]
+
+
+def test_atomic_writes_leave_no_temp_files(tmp_path):
+    atomic_write_json(tmp_path / "a.json", {"x": 1})
+    atomic_write_json(tmp_path / "a.json", {"x": 2})
+    assert json.loads((tmp_path / "a.json").read_text()) == {"x": 2}
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_runs_dir_problems_are_one_line_errors(tmp_path):
+    as_file = tmp_path / "file"
+    as_file.write_text("x")
+    with pytest.raises(RunStoreError, match="is a file"):
+        RunStore(as_file).ensure()
+    if os.geteuid() != 0:  # root can write anywhere
+        ro = tmp_path / "ro"
+        ro.mkdir(mode=0o500)
+        with pytest.raises(RunStoreError, match="not writable"):
+            RunStore(ro).ensure()
+
+
+def test_non_run_folders_are_skipped(tmp_path):
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "config.json").write_text("{not json")
+    (tmp_path / "notes.txt").write_text("hi")
+    assert RunStore(tmp_path).list_runs() == []
