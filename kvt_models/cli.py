@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-limit", type=_int_arg("train limit", 1), help="use a stratified subset of N training images")
     p.add_argument("--test-limit", type=_int_arg("test limit", 1), help="use a stratified subset of N test images")
     p.add_argument("--runs-dir", help="where runs are stored (default $KVT_RUNS_DIR or ~/.kvt/runs)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run from its last finished epoch (its own settings are used)")
     p.add_argument("--plot", help="also copy the loss/accuracy plot to this PNG path, as in the 2018 scripts")
     p.add_argument("--version", action="version", version=f"kvt {__version__}")
     return p
@@ -143,6 +144,8 @@ class ConsolePrinter:
                 f"{event.epochs} epochs x {event.steps_per_epoch} steps of {event.batch_size}"
             )
             self._print(f"[INFO] run folder: {event.run_dir}")
+            if event.initial_epoch:
+                self._print(f"[INFO] resuming after epoch {event.initial_epoch}")
         elif isinstance(event, BatchEnded) and self.live:
             rate = event.step / event.epoch_elapsed if event.epoch_elapsed > 0 else 0.0
             eta = (event.steps - event.step) / rate if rate > 0 else 0.0
@@ -224,14 +227,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
     from .runs import CURVES_FILE
-    from .training import TrainingDiverged, train
+    from .training import TrainingDiverged, resume, train
 
     printer = ConsolePrinter(out, err)
     stop = threading.Event()
     started = time.perf_counter()
     with _SignalStop(stop, err) as signals:
         try:
-            result = train(config, printer, stop=stop, runs_dir=args.runs_dir)
+            if args.resume:
+                result = resume(Path(args.resume).expanduser(), printer, stop=stop)
+            else:
+                result = train(config, printer, stop=stop, runs_dir=args.runs_dir)
         except TrainingDiverged as exc:
             print(f"kvt-train: error: {exc}", file=err)
             return EXIT_CRASH

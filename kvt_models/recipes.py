@@ -66,8 +66,8 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             name="fast",
-            summary="Nesterov SGD, warm-up + cosine, weight decay, flips and shifts, 12 epochs",
-            epochs=12,
+            summary="Nesterov SGD, warm-up + cosine, weight decay, flips and shifts, 10 epochs",
+            epochs=10,
             batch_size=32,
             lr=0.05,
             augment=True,

@@ -310,6 +310,15 @@ class RunWriter:
         except OSError as exc:
             raise RunStoreError(f"could not write {path}: {exc.strerror or exc}; free some space or pick another --runs-dir") from exc
 
+    def rewrite_history(self, rows: list[dict[str, float]]) -> None:
+        """Replace history.csv with exactly ``rows`` (atomically), e.g. before resuming."""
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, lineterminator="\r\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: row[k] for k in HISTORY_COLUMNS})
+        atomic_write_bytes(self.file(HISTORY_FILE), buf.getvalue().encode())
+
     def write_report(self, report: dict[str, Any], confusion: list[list[int]], class_names: list[str]) -> None:
         atomic_write_json(
             self.file(REPORT_FILE),

@@ -78,17 +78,76 @@ def train(
     runs_dir: str | Path | None = None,
     batch_interval: float = 0.2,
 ) -> TrainResult:
-    """Run ``config`` to the end (or to a stop request) and return what happened.
+    """Run ``config`` in a new run folder, to the end or to a stop request.
 
     Bad input raises :class:`KvtError` (after a ``TrainFailed`` event); a run
     that diverges ends ``failed`` and raises :class:`TrainingDiverged`.
     """
+    return _run(config, listener, stop=stop, runs_dir=runs_dir, batch_interval=batch_interval)
+
+
+def resume(
+    run_dir: str | Path,
+    listener: Listener = ignore,
+    *,
+    stop: threading.Event | None = None,
+    batch_interval: float = 0.2,
+) -> TrainResult:
+    """Continue a stopped, crashed or killed run from its last finished epoch.
+
+    The checkpoint holds the optimizer state, so the learning-rate schedule
+    goes on where it stopped; the history ends up with every epoch once.
+    """
+    return _run(None, listener, stop=stop, resume_dir=Path(run_dir), batch_interval=batch_interval)
+
+
+def _open_for_resume(run_dir: Path) -> tuple[RunConfig, RunWriter, list[dict[str, float]]]:
+    from .runs import MODEL_FILE, read_history, read_run_info
+
+    if not run_dir.is_dir():
+        raise KvtError(f"cannot resume {run_dir}: no such run folder; pick one from the runs dir")
+    info = read_run_info(run_dir)
+    if info is None:
+        raise KvtError(f"cannot resume {run_dir}: it has no readable config.json, so it is not a kvt run")
+    if info.status == "running":
+        raise KvtError(f"cannot resume {run_dir}: it is still running (pid alive); stop it first")
+    try:
+        cfg = RunConfig.from_dict(info.config)
+        cfg.validate()
+    except (TypeError, KvtError) as exc:
+        raise KvtError(f"cannot resume {run_dir}: its config.json is not valid ({exc})") from None
+    history = read_history(run_dir)
+    if history and not (run_dir / MODEL_FILE).is_file():
+        raise KvtError(f"cannot resume {run_dir}: model.keras is missing, so there is nothing to continue from")
+    if len(history) >= (cfg.epochs or 0):
+        raise KvtError(f"nothing to resume in {run_dir}: all {cfg.epochs} epochs are done")
+    # Keep exactly the finished epochs: rewrite history.csv without a torn last line.
+    writer = RunWriter(run_dir, run_dir.name)
+    writer.rewrite_history(history)
+    return cfg, writer, history
+
+
+def _run(
+    config: RunConfig | None,
+    listener: Listener,
+    *,
+    stop: threading.Event | None,
+    runs_dir: str | Path | None = None,
+    resume_dir: Path | None = None,
+    batch_interval: float,
+) -> TrainResult:
     stop = stop or threading.Event()
     writer: RunWriter | None = None
     try:
-        cfg = config.resolved()
-        store = RunStore(runs_dir)
-        store.ensure()  # a bad runs dir fails before minutes of data loading
+        history: list[dict[str, float]] = []
+        if resume_dir is not None:
+            cfg, writer, history = _open_for_resume(resume_dir)
+            writer.set_status("running", f"resumed after epoch {len(history)}")
+        else:
+            assert config is not None
+            cfg = config.resolved()
+            RunStore(runs_dir).ensure()  # a bad runs dir fails before minutes of data loading
+        initial_epoch = len(history)
 
         from .data import load_dataset
 
@@ -108,31 +167,38 @@ def train(
 
         tf, keras = import_tf()
         keras.backend.clear_session()  # drop graphs of earlier runs in this process
-        keras.utils.set_random_seed(cfg.seed)
+        keras.utils.set_random_seed(cfg.seed + initial_epoch)
         recipe = get_recipe(cfg.recipe)
         steps = math.ceil(len(data.x_train) / cfg.batch_size)
-        model = build_compiled_model(cfg, data.num_classes, steps)
+        if initial_epoch:
+            model = _load_checkpoint(writer, steps * initial_epoch)
+        else:
+            model = build_compiled_model(cfg, data.num_classes, steps)
         params = int(model.count_params())
+        if model.output_shape[-1] != data.num_classes:
+            raise KvtError(
+                f"cannot resume {writer.path}: the model has {model.output_shape[-1]} classes "
+                f"but {cfg.data} now has {data.num_classes}"
+            )
 
-        writer = store.create(
-            {
-                "config": cfg.to_dict(),
-                "class_names": data.class_names,
-                "data_source": data.source,
-                "train_samples": int(len(data.x_train)),
-                "test_samples": int(len(data.x_test)),
-                "params": params,
-                "versions": framework_versions(),
-            },
-            label=f"{cfg.framework}-{cfg.activation}",
-        )
+        if writer is None:
+            writer = RunStore(runs_dir).create(
+                {
+                    "config": cfg.to_dict(),
+                    "class_names": data.class_names,
+                    "data_source": data.source,
+                    "train_samples": int(len(data.x_train)),
+                    "test_samples": int(len(data.x_test)),
+                    "params": params,
+                    "versions": framework_versions(),
+                },
+                label=f"{cfg.framework}-{cfg.activation}",
+            )
         train_ds = make_dataset(
             data.x_train, data.y_train, cfg.batch_size, num_classes=data.num_classes,
-            shuffle=True, augment=recipe.augment, seed=cfg.seed,
+            shuffle=True, augment=recipe.augment, seed=cfg.seed + initial_epoch,
         )
         test_ds = make_dataset(data.x_test, data.y_test, cfg.batch_size, num_classes=data.num_classes)
-
-        history: list[dict[str, float]] = []
 
         def record(event: Event) -> None:
             if isinstance(event, EpochEnded):
@@ -156,11 +222,13 @@ def train(
             test_samples=int(len(data.x_test)),
             params=params,
             class_names=list(data.class_names),
+            initial_epoch=initial_epoch,
         )
         callback = KvtCallback(record, started, stop=stop, batch_interval=batch_interval, epochs=cfg.epochs)
         fit_start = time.perf_counter()
         # shuffle=False: the tf.data pipeline already reshuffles every epoch.
-        model.fit(train_ds, validation_data=test_ds, epochs=cfg.epochs, verbose=0, callbacks=[callback], shuffle=False)
+        model.fit(train_ds, validation_data=test_ds, epochs=cfg.epochs, initial_epoch=initial_epoch,
+                  verbose=0, callbacks=[callback], shuffle=False)
         fit_seconds = time.perf_counter() - fit_start
 
         if callback.non_finite:
@@ -203,7 +271,7 @@ def train(
         )
         return TrainResult(
             writer.run_id, writer.path, status, history, evaluation, files, params, message,
-            fit_seconds=fit_seconds, images_trained=len(history) * len(data.x_train),
+            fit_seconds=fit_seconds, images_trained=(len(history) - initial_epoch) * len(data.x_train),
         )
     except KvtError as exc:
         _fail(listener, writer, str(exc), user_error=True)
@@ -211,6 +279,26 @@ def train(
     except Exception as exc:
         _fail(listener, writer, f"{type(exc).__name__}: {exc}".splitlines()[0], user_error=False)
         raise
+
+
+def _load_checkpoint(writer: RunWriter, iterations: int) -> Any:
+    """Reload model.keras with its optimizer, safely (registered layers, safe_mode=True)."""
+    from . import layers  # noqa: F401 - registers CReLU and TFActivation for deserialization
+    from .tfenv import import_tf
+
+    tf, keras = import_tf()
+    path = writer.file(MODEL_FILE)
+    try:
+        with tf.distribute.get_strategy().scope():
+            model = keras.saving.load_model(path, safe_mode=True)
+    except Exception as exc:  # noqa: BLE001 - any failure to read a checkpoint means "bad file"
+        raise KvtError(f"cannot resume {writer.path}: model.keras cannot be read ({type(exc).__name__}); start a new run") from exc
+    if model.optimizer is None:
+        raise KvtError(f"cannot resume {writer.path}: model.keras has no optimizer state; start a new run")
+    # The history is the truth about finished epochs; a kill between the
+    # checkpoint and its history row can leave the optimizer one epoch ahead.
+    model.optimizer.iterations.assign(iterations)
+    return model
 
 
 def _fail(listener: Listener, writer: RunWriter | None, message: str, *, user_error: bool) -> None:

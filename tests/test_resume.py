@@ -1,0 +1,81 @@
+"""Crash safety: kill -9 in the middle of a run, then resume it to the end."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from kvt_models.errors import KvtError
+from kvt_models.runs import read_run
+from kvt_models.training import resume
+
+
+def _start(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-u", "-m", "kvt_models.cli", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def _wait_for(proc: subprocess.Popen, needle: str, timeout: float = 240) -> list[str]:
+    lines, deadline = [], time.monotonic() + timeout
+    for line in proc.stdout:  # blocks on the child's own output; no sleeping
+        lines.append(line)
+        if needle in line:
+            return lines
+        assert time.monotonic() < deadline, "".join(lines)
+    raise AssertionError("child ended before " + needle + ":\n" + "".join(lines))
+
+
+def test_kill_9_during_epoch_3_of_4_then_resume_gives_epochs_1_to_4_once(tmp_path):
+    runs = tmp_path / "runs"
+    proc = _start("--data", "sample", "--train-limit", "320", "--test-limit", "50", "--epochs", "4",
+                  "--batch-size", "16", "--seed", "5", "--runs-dir", str(runs))
+    _wait_for(proc, "Epoch 2/4")  # epoch 3 is now under way
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    (run_dir,) = runs.iterdir()
+    before = read_run(run_dir)
+    assert before.status == "stopped" and "killed or crashed" in before.message  # dead pid, not "running"
+    assert [int(r["epoch"]) for r in before.history] == [1, 2]
+
+    result = resume(run_dir)
+    assert result.status == "finished"
+    with open(run_dir / "history.csv", newline="") as fh:
+        epochs = [int(r["epoch"]) for r in csv.DictReader(fh)]
+    assert epochs == [1, 2, 3, 4]
+    rows = read_run(run_dir).history
+    # The learning-rate schedule went on from the checkpoint's optimizer state:
+    # 20 steps per epoch, InverseTimeDecay(0.01, 1, 0.01 / 4).
+    assert rows[3]["lr"] == pytest.approx(0.01 / (1 + 0.01 / 4 * 80), rel=1e-4)
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "finished"
+
+
+def test_sigterm_stops_saves_and_exits_143(tmp_path):
+    runs = tmp_path / "runs"
+    proc = _start("--data", "sample", "--train-limit", "320", "--test-limit", "50", "--epochs", "50",
+                  "--batch-size", "16", "--seed", "5", "--runs-dir", str(runs))
+    _wait_for(proc, "Epoch 1/50")
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 143, out
+    assert "got SIGTERM" in out
+    (run_dir,) = runs.iterdir()
+    run = read_run(run_dir)
+    assert run.status == "stopped" and 1 <= run.epochs_done < 50
+    assert (run_dir / "model.keras").exists() and run.report is not None
+
+
+def test_resume_refuses_what_it_cannot_continue(tmp_path):
+    with pytest.raises(KvtError, match="no such run folder"):
+        resume(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(KvtError, match="not a kvt run"):
+        resume(tmp_path / "empty")
