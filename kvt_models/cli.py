@@ -25,7 +25,7 @@ from typing import Sequence, TextIO
 from . import __version__
 from .config import ACTIVATIONS, FRAMEWORKS, PRESETS, RunConfig, check_lr
 from .errors import ConfigError, KvtError
-from .events import BatchEnded, EpochEnded, Event, StageChanged, TrainEnded, TrainFailed, TrainStarted
+from .events import BatchEnded, EpochEnded, Event, QueueProgress, StageChanged, TrainEnded, TrainFailed, TrainStarted
 from .recipes import RECIPES
 
 EXIT_OK, EXIT_CRASH, EXIT_USAGE = 0, 1, 2
@@ -62,27 +62,46 @@ def _lr_arg(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="kvt-train",
-        description="Train MiniVGGNet on CIFAR-10 the Keras way or the TensorFlow way (headless).",
-        epilog="Presets from the 2018 post: --preset keras (keras + relu), --preset tensorflow (tensorflow + crelu).",
-    )
-    p.add_argument("--preset", choices=sorted(PRESETS), help="the post's two programs: framework and activation at once")
-    p.add_argument("--framework", choices=sorted(FRAMEWORKS), help="keras (import keras) or tensorflow (tf.keras + tf.nn ops); default keras")
-    p.add_argument("--activation", choices=ACTIVATIONS, help="activation after each conv/fc layer but the first; default relu")
+def _add_training_flags(p: argparse.ArgumentParser, *, variant_flags: bool = True) -> None:
+    if variant_flags:
+        p.add_argument("--preset", choices=sorted(PRESETS), help="the post's two programs: framework and activation at once")
+        p.add_argument("--framework", choices=sorted(FRAMEWORKS), help="keras (import keras) or tensorflow (tf.keras + tf.nn ops); default keras")
+        p.add_argument("--activation", choices=ACTIVATIONS, help="activation after each conv/fc layer but the first; default relu")
     p.add_argument("--data", default="cifar10", help="cifar10 (Keras download, default), sample (bundled subset), or a folder / .tar.gz")
     p.add_argument("--recipe", choices=sorted(RECIPES), default="seed-2018", help="training recipe (default seed-2018, the post's)")
     p.add_argument("--epochs", type=_int_arg("epochs", 1), help="number of epochs (default: the recipe's)")
     p.add_argument("--batch-size", type=_int_arg("batch size", 1), help="batch size (default: the recipe's)")
     p.add_argument("--lr", type=_lr_arg, help="initial learning rate (default: the recipe's)")
-    p.add_argument("--seed", type=_int_arg("seed", 0), help="random seed (default: random, recorded in config.json)")
+    if variant_flags:
+        p.add_argument("--seed", type=_int_arg("seed", 0), help="random seed (default: random, recorded in config.json)")
     p.add_argument("--train-limit", type=_int_arg("train limit", 1), help="use a stratified subset of N training images")
     p.add_argument("--test-limit", type=_int_arg("test limit", 1), help="use a stratified subset of N test images")
     p.add_argument("--runs-dir", help="where runs are stored (default $KVT_RUNS_DIR or ~/.kvt/runs)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="kvt-train",
+        description="Train MiniVGGNet on CIFAR-10 the Keras way or the TensorFlow way (headless).",
+        epilog="Presets from the 2018 post: --preset keras (keras + relu), --preset tensorflow (tensorflow + crelu). "
+        "Compare variants over several seeds: kvt-train compare keras:relu tensorflow:crelu --seeds 3 (see kvt-train compare --help).",
+    )
+    _add_training_flags(p)
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run from its last finished epoch (its own settings are used)")
     p.add_argument("--plot", help="also copy the loss/accuracy plot to this PNG path, as in the 2018 scripts")
     p.add_argument("--version", action="version", version=f"kvt {__version__}")
+    return p
+
+
+def build_compare_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="kvt-train compare",
+        description="Run each variant once per seed on the same data and recipe, then compare test accuracy "
+        "(mean ± std, difference with 95% CI, Welch's t-test). Finished runs are reused.",
+    )
+    p.add_argument("variants", nargs="+", metavar="VARIANT", help="framework:activation, e.g. keras:relu tensorflow:crelu")
+    p.add_argument("--seeds", default="3", help="how many seeds (1..K), or a list such as 1,2,7 (default 3)")
+    _add_training_flags(p, variant_flags=False)
     return p
 
 
@@ -218,6 +237,9 @@ def _say(stream: TextIO, text: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["compare"]:
+        return compare_main(argv[1:])
     out, err = sys.stdout, sys.stderr
     try:
         args = build_parser().parse_args(argv)
@@ -259,6 +281,58 @@ def main(argv: Sequence[str] | None = None) -> int:
     _say(out, "\n".join(lines))
     if signals.signum is not None:
         return 128 + int(signals.signum)
+    return EXIT_OK
+
+
+class ComparePrinter(ConsolePrinter):
+    """Adds a line per queued run to the usual training lines."""
+
+    def _show(self, event: Event) -> None:
+        if isinstance(event, QueueProgress):
+            what = f"reusing finished run {event.run_dir}" if event.reused else "training"
+            self._print(f"[INFO] run {event.index}/{event.total}: {event.variant} seed {event.seed}: {what}")
+        elif isinstance(event, (StageChanged, TrainStarted)):
+            if isinstance(event, TrainStarted):
+                self.epochs = event.epochs
+                self._print(f"[INFO] run folder: {event.run_dir}")
+        else:
+            super()._show(event)
+
+
+def compare_main(argv: Sequence[str]) -> int:
+    from .compare import format_table, parse_seeds, parse_variant, run_comparison
+
+    out, err = sys.stdout, sys.stderr
+    try:
+        args = build_compare_parser().parse_args(argv)
+        variants = [parse_variant(v) for v in args.variants]
+        seeds = parse_seeds(args.seeds)
+        base = RunConfig(data=args.data, recipe=args.recipe, epochs=args.epochs, batch_size=args.batch_size,
+                         lr=args.lr, seed=0, train_limit=args.train_limit, test_limit=args.test_limit)
+        base.resolved()  # validate before any training
+    except KvtError as exc:
+        print(f"kvt-train: error: {exc}", file=err)
+        return EXIT_USAGE
+    from .training import TrainingDiverged
+
+    stop = threading.Event()
+    with _SignalStop(stop, err) as signals:
+        try:
+            result = run_comparison(variants, seeds, base, ComparePrinter(out, err), stop=stop, runs_dir=args.runs_dir)
+        except TrainingDiverged as exc:
+            print(f"kvt-train: error: {exc}", file=err)
+            return EXIT_CRASH
+        except KvtError as exc:
+            print(f"kvt-train: error: {exc}", file=err)
+            return EXIT_USAGE
+    if result.stopped or result.comparison is None:
+        _say(out, f"[INFO] comparison stopped: {result.trained} run(s) trained and kept, {result.reused} reused; "
+                  "run the same command again to continue")
+        return 128 + int(signals.signum) if signals.signum is not None else EXIT_CRASH
+    _say(out, f"[INFO] {result.trained} run(s) trained, {result.reused} reused\n")
+    _say(out, format_table(result.comparison))
+    _say(out, "\n" + result.comparison.verdict + "\n")
+    _say(out, "[INFO] wrote:\n" + "\n".join(f"  {k:<10} {v}" for k, v in result.files.items()))
     return EXIT_OK
 
 

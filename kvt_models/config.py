@@ -56,6 +56,7 @@ class RunConfig:
             batch_size=self.batch_size if self.batch_size is not None else recipe.batch_size,
             lr=self.lr if self.lr is not None else recipe.lr,
             seed=seed,
+            data=normalize_data_spec(self.data),
         )
         cfg.validate()
         return cfg
@@ -91,6 +92,15 @@ class RunConfig:
         """Build from a config.json dict, ignoring keys this version does not know."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def normalize_data_spec(spec: str) -> str:
+    """Make a local path absolute, so a run can be resumed or reused from any folder."""
+    if not isinstance(spec, str) or spec in ("cifar10", "sample") or not spec.strip():
+        return spec
+    import os
+
+    return os.path.abspath(os.path.expanduser(spec))
 
 
 def check_int(name: str, value: Any, low: int, high: int | None, *, optional: bool = False) -> None:

@@ -91,7 +91,21 @@ class TrainFailed:
     user_error: bool = False  # True for a KvtError (bad input), False for a bug or crash
 
 
-Event = Union[StageChanged, TrainStarted, BatchEnded, EpochEnded, TrainEnded, TrainFailed]
+
+
+@dataclass(frozen=True)
+class QueueProgress:
+    """A comparison moved to its next run (``index`` is 1-based); ``reused`` when a finished run was found."""
+
+    index: int
+    total: int
+    variant: str
+    seed: int
+    reused: bool
+    run_dir: str = ""
+
+
+Event = Union[StageChanged, TrainStarted, BatchEnded, EpochEnded, TrainEnded, TrainFailed, QueueProgress]
 Listener = Callable[[Event], None]
 
 

@@ -36,7 +36,10 @@ def save_curves(history: Sequence[dict[str, float]], path: str | Path, title: st
         ):
             ax.plot(epochs, [r[key] for r in history], marker="o" if len(epochs) < 15 else None, label=label)
         ax.set_title(title)
+        from matplotlib.ticker import MaxNLocator
+
         ax.set_xlabel("Epoch #")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("Loss/Accuracy")
         if epochs:
             ax.set_xlim(min(epochs) - 0.2, max(epochs) + 0.2)
@@ -82,3 +85,32 @@ def export_run_pngs(run_dir: str | Path) -> list[Path]:
     if run.confusion and run.class_names:
         written.append(save_confusion(run.confusion, run.class_names, run.path / CONFUSION_FILE))
     return written
+
+
+def save_overlay(curves: dict[str, dict[str, list[float]]], path: str | Path, title: str = "") -> Path:
+    """Mean test accuracy and loss per epoch for each variant, with a +-1 std band."""
+    plt = _pyplot()
+    path = Path(path)
+    with plt.style.context("ggplot"):
+        fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4.8), dpi=100)
+        for name, c in curves.items():
+            epochs = list(range(1, len(c.get("val_accuracy_mean", [])) + 1))
+            for ax, key in ((ax_acc, "val_accuracy"), (ax_loss, "val_loss")):
+                mean, std = c.get(f"{key}_mean", []), c.get(f"{key}_std", [])
+                (line,) = ax.plot(epochs, mean, label=name, marker="o" if len(epochs) < 15 else None)
+                ax.fill_between(epochs, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
+                                color=line.get_color(), alpha=0.2)
+        ax_acc.set_title("test accuracy (mean ± std)")
+        ax_loss.set_title("test loss (mean ± std)")
+        from matplotlib.ticker import MaxNLocator
+
+        for ax in (ax_acc, ax_loss):
+            ax.set_xlabel("Epoch #")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.legend()
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        atomic_save(path, lambda tmp: fig.savefig(tmp, format="png"))
+        plt.close(fig)
+    return path

@@ -121,6 +121,7 @@ class RunInfo:
     epochs_total: int
     last: dict[str, float] = field(default_factory=dict)  # the last history row
     created: str = ""
+    params: int = 0
 
 
 @dataclass
@@ -251,6 +252,7 @@ def read_run_info(path: Path) -> RunInfo | None:
         epochs_total=int(run_cfg.get("epochs") or 0),
         last=history[-1] if history else {},
         created=str(config.get("created", "")),
+        params=int(config.get("params") or 0),
     )
 
 

@@ -167,7 +167,10 @@ def _run(
 
         tf, keras = import_tf()
         keras.backend.clear_session()  # drop graphs of earlier runs in this process
+        # Same seed + same config = same history on CPU: seeded Python/NumPy/TF
+        # generators, and TF kernels (and tf.data) forced onto deterministic paths.
         keras.utils.set_random_seed(cfg.seed + initial_epoch)
+        tf.config.experimental.enable_op_determinism()
         recipe = get_recipe(cfg.recipe)
         steps = math.ceil(len(data.x_train) / cfg.batch_size)
         if initial_epoch:

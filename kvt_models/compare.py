@@ -1,0 +1,315 @@
+"""Seeded, repeatable comparisons of variants, with statistics.
+
+The 2018 post found CReLU one point better than ReLU and admitted it might
+be the random initialisation. A comparison answers that: every variant
+(``framework:activation``) runs once per seed on the same data and recipe,
+each as an ordinary run in the runs dir, then we report mean +- std of the
+final and best test accuracy per variant and, for each pair, the difference
+in means with a 95% confidence interval and Welch's t-test.
+
+Finished runs with the same settings and seed are reused, so an interrupted
+comparison picks up where it stopped, and re-running it reproduces the same
+numbers without training again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import statistics
+import threading
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from itertools import combinations
+from pathlib import Path
+from typing import Any, Sequence
+
+from .config import ACTIVATIONS, FRAMEWORKS, RunConfig
+from .errors import ConfigError
+from .events import Listener, QueueProgress, ignore
+from .runs import RunRecord, RunStore, atomic_write_json, read_run
+
+COMPARISONS_DIR = "comparisons"
+# Settings that must match for a finished run to stand in for a new one.
+_MATCH_KEYS = ("framework", "activation", "data", "recipe", "epochs", "batch_size", "lr", "seed", "train_limit", "test_limit")
+
+
+def parse_variant(text: str) -> tuple[str, str]:
+    """``"tensorflow:crelu"`` -> ``("tensorflow", "crelu")``, or a one-line ConfigError."""
+    framework, sep, activation = text.strip().partition(":")
+    if not sep or framework not in FRAMEWORKS or activation not in ACTIVATIONS:
+        raise ConfigError(
+            f"bad variant {text!r}: write framework:activation, framework in {'/'.join(FRAMEWORKS)}, "
+            f"activation in {'/'.join(ACTIVATIONS)} (e.g. keras:relu tensorflow:crelu)"
+        )
+    return framework, activation
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"3"`` -> seeds 1..3; ``"1,5,9"`` -> those seeds."""
+    text = text.strip()
+    try:
+        if "," in text:
+            seeds = [int(part) for part in text.split(",") if part.strip()]
+        else:
+            k = int(text)
+            if k < 1:
+                raise ConfigError(f"--seeds must be at least 1, got {k}")
+            seeds = list(range(1, k + 1))
+    except ValueError:
+        raise ConfigError(f"--seeds takes a count (3) or a list (1,2,7), got {text!r}") from None
+    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds must be distinct non-negative numbers, got {text!r}")
+    return seeds
+
+
+def variant_name(framework: str, activation: str) -> str:
+    return f"{framework}:{activation}"
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    variant: str
+    seed: int
+    config: RunConfig
+    existing: Path | None  # a finished run with these exact settings, reused as is
+
+
+def plan(variants: Sequence[tuple[str, str]], seeds: Sequence[int], base: RunConfig, store: RunStore) -> list[PlannedRun]:
+    """Every variant x seed, each matched to a finished run in the store if one exists."""
+    if len(set(variants)) < len(variants):
+        raise ConfigError("each variant may appear only once")
+    finished: dict[tuple, Path] = {}
+    for info in store.list_runs():
+        if info.status == "finished" and info.epochs_done >= info.epochs_total > 0:
+            finished.setdefault(_key(info.config), info.path)
+    planned = []
+    for framework, activation in variants:
+        for seed in seeds:
+            cfg = replace(base, framework=framework, activation=activation, seed=seed).resolved()
+            planned.append(PlannedRun(variant_name(framework, activation), seed, cfg, finished.get(_key(cfg.to_dict()))))
+    return planned
+
+
+def _key(config: dict[str, Any]) -> tuple:
+    return tuple(config.get(k) for k in _MATCH_KEYS)
+
+
+# -- statistics -------------------------------------------------------------
+@dataclass
+class Stat:
+    values: list[float]
+    mean: float
+    std: float  # sample standard deviation (n-1); NaN for n < 2
+    n: int
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> "Stat":
+        vals = [float(v) for v in values]
+        n = len(vals)
+        mean = statistics.fmean(vals) if vals else math.nan
+        std = statistics.stdev(vals) if n >= 2 else math.nan
+        return cls(vals, mean, std, n)
+
+
+@dataclass
+class VariantSummary:
+    variant: str
+    final_accuracy: Stat
+    best_accuracy: Stat
+    seconds_per_epoch: float
+    params: int
+    runs: list[str]
+    seeds: list[int]
+    curves: dict[str, list[float]] = field(default_factory=dict)  # mean/std per epoch, for the overlay
+
+
+@dataclass
+class PairSummary:
+    a: str
+    b: str
+    diff: float  # mean final accuracy of b minus a, in [0, 1] units
+    ci95: tuple[float, float]
+    p_value: float
+    significant: bool
+
+
+@dataclass
+class Comparison:
+    variants: list[VariantSummary]
+    pairs: list[PairSummary]
+    verdict: str
+    settings: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        def clean(obj: Any) -> Any:  # JSON has no NaN: write null
+            if isinstance(obj, float) and not math.isfinite(obj):
+                return None
+            if isinstance(obj, dict):
+                return {k: clean(v) for k, v in obj.items()}
+            if isinstance(obj, (list, tuple)):
+                return [clean(v) for v in obj]
+            return obj
+
+        return clean(asdict(self))
+
+
+def welch(a: Stat, b: Stat) -> tuple[float, tuple[float, float], float]:
+    """Difference of means (b - a), its 95% CI (Welch-Satterthwaite) and Welch's p-value."""
+    diff = b.mean - a.mean
+    if a.n < 2 or b.n < 2:
+        return diff, (math.nan, math.nan), math.nan
+    from scipy import stats
+
+    va, vb = a.std**2 / a.n, b.std**2 / b.n
+    se = math.sqrt(va + vb)
+    if se == 0:
+        # Identical, noise-free results: any difference is exact.
+        return diff, (diff, diff), (1.0 if diff == 0 else 0.0)
+    df = (va + vb) ** 2 / (va**2 / (a.n - 1) + vb**2 / (b.n - 1))
+    t = stats.t.ppf(0.975, df)
+    p = float(stats.ttest_ind(b.values, a.values, equal_var=False).pvalue)
+    return diff, (diff - t * se, diff + t * se), p
+
+
+def summarize(groups: dict[str, list[RunRecord]], settings: dict[str, Any]) -> Comparison:
+    variants = []
+    for name, runs in groups.items():
+        finals = [r.history[-1]["val_accuracy"] for r in runs if r.history]
+        bests = [max(h["val_accuracy"] for h in r.history) for r in runs if r.history]
+        seconds = [h["seconds"] for r in runs for h in r.history]
+        curves: dict[str, list[float]] = {}
+        depth = min((len(r.history) for r in runs), default=0)
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            per_epoch = [Stat.of([r.history[i][key] for r in runs]) for i in range(depth)]
+            curves[f"{key}_mean"] = [s.mean for s in per_epoch]
+            curves[f"{key}_std"] = [0.0 if math.isnan(s.std) else s.std for s in per_epoch]
+        variants.append(
+            VariantSummary(
+                variant=name,
+                final_accuracy=Stat.of(finals),
+                best_accuracy=Stat.of(bests),
+                seconds_per_epoch=statistics.fmean(seconds) if seconds else math.nan,
+                params=runs[0].params if runs else 0,
+                runs=[str(r.path) for r in runs],
+                seeds=[int(r.config.get("seed", -1)) for r in runs],
+                curves=curves,
+            )
+        )
+    pairs = []
+    for va, vb in combinations(variants, 2):
+        diff, ci, p = welch(va.final_accuracy, vb.final_accuracy)
+        pairs.append(PairSummary(va.variant, vb.variant, diff, ci, p, bool(p < 0.05) if not math.isnan(p) else False))
+    return Comparison(variants, pairs, verdict(variants, pairs), settings)
+
+
+def verdict(variants: list[VariantSummary], pairs: list[PairSummary]) -> str:
+    """One plain sentence about the best-separated pair (or the only one)."""
+    if not pairs:
+        return "Only one variant: nothing to compare."
+    pair = min(pairs, key=lambda p: (math.isnan(p.p_value), p.p_value))
+    n = min(v.final_accuracy.n for v in variants if v.variant in (pair.a, pair.b))
+    better, worse = (pair.b, pair.a) if pair.diff >= 0 else (pair.a, pair.b)
+    points = abs(pair.diff) * 100
+    if math.isnan(pair.p_value):
+        return (f"{better} is {points:.1f} points better than {worse} on one seed each; "
+                "that says nothing about noise: run at least 2 seeds (3 or more is better).")
+    seeds = f"{n} seed{'s' if n != 1 else ''}"
+    ci = f"95% CI {pair.ci95[0] * 100:+.1f} to {pair.ci95[1] * 100:+.1f} points for {pair.b} - {pair.a}"
+    if points < 0.05:
+        return f"{pair.a} and {pair.b} score the same on average over {seeds} (p={pair.p_value:.2f}; {ci})."
+    if pair.significant:
+        return f"{better} is {points:.1f} points better than {worse}, and with {seeds} that is significant (p={pair.p_value:.3f}; {ci})."
+    return (f"{better} is {points:.1f} points better than {worse}, but with {seeds} that is not significant "
+            f"(p={pair.p_value:.2f}; {ci}); run more seeds.")
+
+
+# -- running ----------------------------------------------------------------
+@dataclass
+class CompareResult:
+    comparison: Comparison | None
+    folder: Path | None
+    files: dict[str, str]
+    trained: int
+    reused: int
+    stopped: bool
+
+
+def run_comparison(
+    variants: Sequence[tuple[str, str]],
+    seeds: Sequence[int],
+    base: RunConfig,
+    listener: Listener = ignore,
+    *,
+    stop: threading.Event | None = None,
+    runs_dir: str | Path | None = None,
+    batch_interval: float = 0.2,
+) -> CompareResult:
+    """Train what is missing, reuse what is finished, then summarise and write the files."""
+    from .training import train
+
+    stop = stop or threading.Event()
+    store = RunStore(runs_dir)
+    store.ensure()
+    planned = plan(variants, seeds, base, store)
+    groups: dict[str, list[RunRecord]] = {variant_name(*v): [] for v in variants}
+    trained = reused = 0
+    for index, item in enumerate(planned, start=1):
+        if stop.is_set():
+            return CompareResult(None, None, {}, trained, reused, stopped=True)
+        listener(QueueProgress(index, len(planned), item.variant, item.seed, item.existing is not None,
+                               str(item.existing or "")))
+        if item.existing is not None:
+            groups[item.variant].append(read_run(item.existing))
+            reused += 1
+            continue
+        result = train(item.config, listener, stop=stop, runs_dir=store.root, batch_interval=batch_interval)
+        if result.status != "finished":
+            return CompareResult(None, None, {}, trained, reused, stopped=True)
+        groups[item.variant].append(read_run(result.run_dir))
+        trained += 1
+
+    settings = {k: v for k, v in planned[0].config.to_dict().items() if k not in ("framework", "activation", "seed")}
+    settings["seeds"] = list(seeds)
+    comparison = summarize(groups, settings)
+    folder, files = write_comparison(comparison, store.root)
+    return CompareResult(comparison, folder, files, trained, reused, stopped=False)
+
+
+def write_comparison(comparison: Comparison, runs_root: Path) -> tuple[Path, dict[str, str]]:
+    """comparison.json and overlay.png in ``<runs dir>/comparisons/<id>/``; same inputs, same folder."""
+    from .plots import save_overlay
+
+    names = "-vs-".join(v.variant.replace(":", "-") for v in comparison.variants)
+    digest = hashlib.sha1(repr(sorted(comparison.settings.items())).encode()).hexdigest()[:6]
+    folder = runs_root / COMPARISONS_DIR / f"{names}-{digest}"
+    folder.mkdir(parents=True, exist_ok=True)
+    data = {"created": datetime.now().isoformat(timespec="seconds"), **comparison.to_json()}
+    atomic_write_json(folder / "comparison.json", data)
+    overlay = save_overlay(
+        {v.variant: v.curves for v in comparison.variants}, folder / "overlay.png",
+        title=f"Mean test accuracy and loss over {comparison.settings.get('seeds') and len(comparison.settings['seeds'])} seeds (± std)",
+    )
+    return folder, {"comparison": str(folder / "comparison.json"), "overlay": str(overlay)}
+
+
+def format_table(comparison: Comparison) -> str:
+    """The plain-text table kvt-train prints (no Rich in the engine)."""
+    def pm(stat: Stat) -> str:
+        if math.isnan(stat.mean):
+            return "-"
+        std = "  n/a" if math.isnan(stat.std) else f"{stat.std * 100:5.2f}"
+        return f"{stat.mean * 100:6.2f} ± {std}"
+
+    rows = [("variant", "n", "final acc %", "best acc %", "s/epoch", "params")]
+    for v in comparison.variants:
+        rows.append((v.variant, str(v.final_accuracy.n), pm(v.final_accuracy), pm(v.best_accuracy),
+                     f"{v.seconds_per_epoch:.1f}", f"{v.params:,}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    for p in comparison.pairs:
+        ci = "n/a" if math.isnan(p.ci95[0]) else f"[{p.ci95[0] * 100:+.2f}, {p.ci95[1] * 100:+.2f}]"
+        pv = "n/a" if math.isnan(p.p_value) else f"{p.p_value:.3f}"
+        lines.append(f"{p.b} - {p.a}: {p.diff * 100:+.2f} points, 95% CI {ci}, Welch p = {pv}")
+    return "\n".join(lines)

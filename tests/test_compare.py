@@ -1,0 +1,93 @@
+"""Seeded repeatability and the statistics of `kvt-train compare`."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from scipy import stats
+
+from kvt_models.cli import main
+from kvt_models.compare import Stat, parse_seeds, parse_variant, run_comparison, verdict, welch, PairSummary, VariantSummary
+from kvt_models.config import RunConfig
+from kvt_models.errors import ConfigError
+from kvt_models.training import train
+
+TINY = dict(data="sample", train_limit=160, test_limit=60, epochs=2, batch_size=16)
+
+
+def _metrics(history):
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+
+
+def test_the_same_seed_gives_the_same_history_and_another_seed_does_not(tmp_path):
+    # the fast recipe: shuffling and augmentation must be seeded too
+    runs = [train(RunConfig(recipe="fast", seed=s, **TINY), runs_dir=tmp_path) for s in (11, 11, 12)]
+    assert _metrics(runs[0].history) == _metrics(runs[1].history)
+    assert _metrics(runs[0].history) != _metrics(runs[2].history)
+
+
+def test_welch_matches_scipy_and_the_ci_brackets_the_difference():
+    a, b = Stat.of([0.70, 0.72, 0.71, 0.69]), Stat.of([0.74, 0.73, 0.76])
+    diff, (lo, hi), p = welch(a, b)
+    assert diff == pytest.approx(b.mean - a.mean)
+    assert p == pytest.approx(stats.ttest_ind([0.74, 0.73, 0.76], [0.70, 0.72, 0.71, 0.69], equal_var=False).pvalue)
+    assert lo < diff < hi and lo > 0  # clearly separated here
+    ci = stats.ttest_ind([0.74, 0.73, 0.76], [0.70, 0.72, 0.71, 0.69], equal_var=False).confidence_interval(0.95)
+    assert (lo, hi) == pytest.approx((ci.low, ci.high))
+    d1, ci1, p1 = welch(Stat.of([0.7]), Stat.of([0.8]))
+    assert d1 == pytest.approx(0.1) and math.isnan(p1) and math.isnan(ci1[0])
+
+
+def _variant(name, values):
+    return VariantSummary(name, Stat.of(values), Stat.of(values), 1.0, 1, [], [])
+
+
+def test_verdict_sentences():
+    a, b = _variant("keras:relu", [0.70, 0.71, 0.69]), _variant("tensorflow:crelu", [0.71, 0.70, 0.72])
+    diff, ci, p = welch(a.final_accuracy, b.final_accuracy)
+    text = verdict([a, b], [PairSummary(a.variant, b.variant, diff, ci, p, p < 0.05)])
+    assert text.startswith("tensorflow:crelu is 1.0 points better than keras:relu, but with 3 seeds that is not significant")
+    assert text.endswith("run more seeds.")
+    c = _variant("tensorflow:crelu", [0.80, 0.81, 0.805])
+    diff, ci, p = welch(a.final_accuracy, c.final_accuracy)
+    assert "that is significant" in verdict([a, c], [PairSummary(a.variant, c.variant, diff, ci, p, p < 0.05)])
+
+
+@pytest.mark.parametrize("text", ["keras", "keras:tanh", "torch:relu", ":relu"])
+def test_bad_variants_are_one_line_errors(text):
+    with pytest.raises(ConfigError, match="framework:activation"):
+        parse_variant(text)
+
+
+def test_seed_lists():
+    assert parse_seeds("3") == [1, 2, 3]
+    assert parse_seeds("4,9") == [4, 9]
+    for bad in ("0", "x", "1,1", "-2,3"):
+        with pytest.raises(ConfigError):
+            parse_seeds(bad)
+
+
+def test_a_comparison_runs_then_reuses_its_runs_and_reproduces_the_numbers(tmp_path):
+    base = RunConfig(seed=0, **{**TINY, "epochs": 1})
+    variants = [("keras", "relu"), ("tensorflow", "crelu")]
+    first = run_comparison(variants, [1, 2], base, runs_dir=tmp_path)
+    assert (first.trained, first.reused, first.stopped) == (4, 0, False)
+    saved = json.loads((first.folder / "comparison.json").read_text())
+    assert (first.folder / "overlay.png").read_bytes()[:4] == b"\x89PNG"
+    by_name = {v["variant"]: v for v in saved["variants"]}
+    assert by_name["tensorflow:crelu"]["params"] == 4_331_434 and by_name["keras:relu"]["final_accuracy"]["n"] == 2
+    assert saved["pairs"][0]["a"] == "keras:relu" and "p_value" in saved["pairs"][0] and "ci95" in saved["pairs"][0]
+
+    second = run_comparison(variants, [1, 2], base, runs_dir=tmp_path)
+    assert (second.trained, second.reused) == (0, 4)
+    again = json.loads((second.folder / "comparison.json").read_text())
+    assert again["variants"] == saved["variants"] and again["pairs"] == saved["pairs"]
+    assert again["verdict"] == saved["verdict"]
+
+
+def test_compare_cli_rejects_bad_input_with_exit_2(capsys):
+    assert main(["compare", "keras:relu", "pytorch:relu", "--data", "sample"]) == 2
+    assert "bad variant 'pytorch:relu'" in capsys.readouterr().err
+    assert main(["compare", "keras:relu", "--seeds", "zero"]) == 2
