@@ -78,24 +78,24 @@ class KvtCallback(keras.callbacks.Callback):
         if self.stop.is_set():
             self.stopped_early = True
             self.model.stop_training = True
+        # Keras has already turned the logs into Python floats for us, so this
+        # check costs nothing; a NaN caught at its first batch wastes no epoch.
+        loss = _as_float(logs.get("loss", 0.0))
+        if not math.isfinite(loss) and self.non_finite is None:
+            self.non_finite = f"loss became {loss} at epoch {self._epoch}, batch {step}"
+            self.model.stop_training = True
         now = time.perf_counter()
-        # Only read the logs when we emit: reading a value is cheap on CPU,
-        # but building the event and waking a UI 1,500 times an epoch is not.
+        # Emit a few times a second, and always for an epoch's last batch.
         if now - self._last_emit < self.batch_interval and step < self.steps:
             return
         self._last_emit = now
-        values = {k: _as_float(v) for k, v in logs.items() if k in METRIC_KEYS}
-        loss = values.get("loss", 0.0)
-        if not math.isfinite(loss):
-            self.non_finite = f"loss became {loss} at epoch {self._epoch}, batch {step}"
-            self.model.stop_training = True
         elapsed = now - self._epoch_start
         self.listener(
             BatchEnded(
                 epoch=self._epoch,
                 step=step,
                 steps=self.steps,
-                logs=values,
+                logs={k: _as_float(v) for k, v in logs.items() if k in METRIC_KEYS},
                 images_per_second=(step * self.batch_size / elapsed) if elapsed > 0 else 0.0,
                 epoch_elapsed=elapsed,
             )
@@ -108,9 +108,9 @@ class KvtCallback(keras.callbacks.Callback):
         if not math.isfinite(values["loss"]) and self.non_finite is None:
             self.non_finite = f"loss became {values['loss']} at epoch {epoch + 1}"
             self.model.stop_training = True
-        if self.stopped_early:
-            # An epoch cut short by a stop request is not a finished epoch:
-            # the history only holds epochs that ran to their end.
+        if self.stopped_early or self.non_finite:
+            # An epoch cut short (stop request, NaN) is not a finished epoch:
+            # the history and the checkpoint only hold epochs that ran to their end.
             return
         self.listener(
             EpochEnded(
