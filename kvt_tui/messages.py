@@ -1,0 +1,113 @@
+"""Textual messages that carry the engine's events from the training thread to the UI.
+
+The training worker's listener wraps each :mod:`kvt_models.events` dataclass in
+one of these and calls ``App.post_message`` (thread-safe, never blocks
+training). ``@on`` handlers on the UI thread then update the widgets: no widget
+is ever touched from the worker thread.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.message import Message
+
+from kvt_models.events import (
+    BatchEnded,
+    EpochEnded,
+    Event,
+    StageChanged,
+    TrainEnded,
+    TrainFailed,
+    TrainStarted,
+)
+from kvt_models.summary import ModelSummary
+
+
+class StageMessage(Message):
+    """Training moved to a new phase (loading data, building the model, evaluating)."""
+
+    def __init__(self, event: StageChanged) -> None:
+        super().__init__()
+        self.event = event
+
+
+class StartedMessage(Message):
+    """``model.fit`` began: the run folder exists and the step count is known."""
+
+    def __init__(self, event: TrainStarted) -> None:
+        super().__init__()
+        self.event = event
+
+
+class BatchMessage(Message):
+    """Per-batch progress. High rate, so a newer one replaces any still queued."""
+
+    def __init__(self, event: BatchEnded) -> None:
+        super().__init__()
+        self.event = event
+
+    def can_replace(self, message: Message) -> bool:
+        # Only the latest batch matters for the progress bar: when several are
+        # queued (the UI was busy), the older ones are dropped unseen.
+        return isinstance(message, BatchMessage)
+
+
+class EpochMessage(Message):
+    """An epoch finished; its history row and checkpoint are already on disk."""
+
+    def __init__(self, event: EpochEnded) -> None:
+        super().__init__()
+        self.event = event
+
+
+class EndedMessage(Message):
+    """The run finished or was stopped; the report and files are written."""
+
+    def __init__(self, event: TrainEnded) -> None:
+        super().__init__()
+        self.event = event
+
+
+class FailedMessage(Message):
+    """The run failed; ``event.user_error`` tells a bad input from a crash."""
+
+    def __init__(self, event: TrainFailed) -> None:
+        super().__init__()
+        self.event = event
+
+
+class ModelDescribed(Message):
+    """The model view's layer table is ready (or could not be built: ``error``)."""
+
+    def __init__(self, framework: str, activation: str, summary: ModelSummary | None, error: str = "") -> None:
+        super().__init__()
+        self.framework = framework
+        self.activation = activation
+        self.summary = summary
+        self.error = error
+
+
+class ExportDone(Message):
+    """PNG export finished (``files``) or failed (``error``)."""
+
+    def __init__(self, run_dir: Path, files: list[Path], error: str = "") -> None:
+        super().__init__()
+        self.run_dir = run_dir
+        self.files = files
+        self.error = error
+
+
+_WRAPPERS: dict[type, type[Message]] = {
+    StageChanged: StageMessage,
+    TrainStarted: StartedMessage,
+    BatchEnded: BatchMessage,
+    EpochEnded: EpochMessage,
+    TrainEnded: EndedMessage,
+    TrainFailed: FailedMessage,
+}
+
+
+def message_for(event: Event) -> Message:
+    """The Textual message that carries ``event`` to the UI thread."""
+    return _WRAPPERS[type(event)](event)  # type: ignore[call-arg]

@@ -1,0 +1,293 @@
+"""The configuration pane: every setting of a run, checked as it is typed.
+
+Each text field is parsed with the same parsers the CLI uses
+(:mod:`kvt_models.config`), so a bad value gets the same one-line message in
+both front ends. The message shows right under the field, and the form
+reports itself invalid until every field parses; the app then refuses to
+train (the Train key and button are disabled).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Button, Input, Label, Select, Static
+
+from kvt_models.config import (
+    ACTIVATIONS,
+    MAX_BATCH,
+    MAX_EPOCHS,
+    RunConfig,
+    parse_lr,
+    parse_optional_int,
+)
+from kvt_models.errors import KvtError
+from kvt_models.recipes import RECIPES
+
+FRAMEWORK_OPTIONS: list[tuple[str, str]] = [
+    ("Keras", "keras"),
+    ("TensorFlow (tf.keras + TF ops)", "tensorflow"),
+]
+FRAMEWORK_NOTE = "tf.keras is Keras 3 (TF ≥ 2.16): the TensorFlow side differs by raw tf.nn ops in its layers (m)."
+DATASET_OPTIONS: list[tuple[str, str]] = [
+    ("CIFAR-10", "cifar10"),
+    ("bundled sample", "sample"),
+    ("a path…", "path"),
+]
+
+# Text field id -> (label, parser). A parser returns the value for RunConfig
+# (None: use the recipe's default) or raises ConfigError with a one-line message.
+TextParser = Callable[[str], object]
+TEXT_FIELDS: dict[str, tuple[str, TextParser]] = {
+    "epochs": ("Epochs", lambda t: parse_optional_int("epochs", t, 1, MAX_EPOCHS)),
+    "batch-size": ("Batch", lambda t: parse_optional_int("batch size", t, 1, MAX_BATCH)),
+    "lr": ("LR", lambda t: parse_lr(t) if t.strip() else None),
+    "seed": ("Seed", lambda t: parse_optional_int("seed", t, 0, 2**32 - 1)),
+    "train-limit": ("Train lim", lambda t: parse_optional_int("train limit", t, 1)),
+    "test-limit": ("Test lim", lambda t: parse_optional_int("test limit", t, 1)),
+}
+
+
+def describe_data(spec: str) -> str:
+    """One line about a dataset spec; raises KvtError (DataError) for a missing path."""
+    # Deferred: kvt_models.data pulls in numpy, which the first frame does not need.
+    from kvt_models.data import describe_spec
+
+    return describe_spec(spec)
+
+
+def recipe_hint(name: str) -> str:
+    """One line under the recipe: its defaults (the full story is in the help screen)."""
+    recipe = RECIPES[name]
+    extras = " · augment" if recipe.augment else ""
+    return f"{recipe.epochs} epochs · batch {recipe.batch_size} · lr {recipe.lr:g}{extras}"
+
+
+def named_dataset(spec: str) -> str | None:
+    """``cifar10`` or ``sample`` when ``spec`` names one (as the engine reads it), else None: a path."""
+    text = spec.strip().lower()
+    if text in ("cifar10", "cifar-10"):
+        return "cifar10"
+    return "sample" if text == "sample" else None
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+class ConfigForm(VerticalScroll, can_focus=False):
+    """Framework, activation, dataset, recipe and the numbers of a run.
+
+    Not focusable itself (fields scroll into view as they get the focus), so
+    the first Tab stop is the first field.
+    """
+
+    class ValidityChanged(Message):
+        """Posted when the form becomes valid or invalid."""
+
+        def __init__(self, valid: bool) -> None:
+            super().__init__()
+            self.valid = valid
+
+    def __init__(self, initial: RunConfig, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.initial = initial
+        self.errors: dict[str, KvtError] = {}
+        self._valid = True
+
+    # -- layout --------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        cfg = self.initial
+        yield Static("Configuration", classes="pane-title")
+        # The framework's label sits above its select: the TensorFlow option's
+        # name is too long to share a line with a label in a 35-column pane.
+        yield Vertical(
+            Label("Framework", classes="field-label"),
+            Select(FRAMEWORK_OPTIONS, value=cfg.framework, allow_blank=False, compact=True, id="framework"),
+            classes="field-stack",
+            id="framework-row",
+        )
+        yield Static(FRAMEWORK_NOTE, id="framework-note", classes="hint")
+        yield self._row(
+            "Activation",
+            Select([(a, a) for a in ACTIVATIONS], value=cfg.activation, allow_blank=False, compact=True, id="activation"),
+        )
+        named = named_dataset(cfg.data)
+        yield self._row(
+            "Dataset",
+            Select(DATASET_OPTIONS, value=named or "path", allow_blank=False, compact=True, id="dataset"),
+        )
+        path_row = self._row(
+            "Path",
+            Input(value="" if named else cfg.data, placeholder="folder or .tar.gz", compact=True, id="data-path"),
+        )
+        path_row.display = named is None
+        yield path_row
+        yield Static("", id="data-path-error", classes="field-error", markup=False)
+        yield Static("", id="data-hint", classes="hint", markup=False)
+        yield self._row(
+            "Recipe",
+            Select([(name, name) for name in RECIPES], value=cfg.recipe, allow_blank=False, compact=True, id="recipe"),
+        )
+        yield Static(recipe_hint(cfg.recipe), id="recipe-hint", classes="hint", markup=False)
+        values = {
+            "epochs": cfg.epochs,
+            "batch-size": cfg.batch_size,
+            "lr": cfg.lr,
+            "seed": cfg.seed,
+            "train-limit": cfg.train_limit,
+            "test-limit": cfg.test_limit,
+        }
+        for field_id, (label, _) in TEXT_FIELDS.items():
+            yield self._row(label, Input(value=_text(values[field_id]), compact=True, id=field_id))
+            yield Static("", id=f"{field_id}-error", classes="field-error", markup=False)
+        with Horizontal(id="form-buttons"):
+            yield Button("Train (t)", id="train-button", variant="success", compact=True)
+            yield Button("Stop (s)", id="stop-button", variant="error", compact=True, disabled=True)
+
+    @staticmethod
+    def _row(label: str, widget: Select | Input) -> Horizontal:
+        return Horizontal(Label(label, classes="field-label"), widget, classes="field-row", id=f"{widget.id}-row")
+
+    def on_mount(self) -> None:
+        self._update_placeholders()
+        self._check_all()
+        # After the first frame: describing the dataset imports numpy.
+        self.call_after_refresh(self._check_data)
+
+    # -- reading -------------------------------------------------------------
+    @property
+    def is_valid(self) -> bool:
+        return not self.errors
+
+    def data_spec(self) -> str:
+        choice = self.query_one("#dataset", Select).value
+        if choice == "path":
+            return self.query_one("#data-path", Input).value.strip()
+        return str(choice)
+
+    def build_config(self) -> RunConfig:
+        """The RunConfig the form describes; ConfigError (one line) when a field is wrong."""
+        self._check_all()
+        self._check_data()
+        if self.errors:
+            raise next(iter(self.errors.values()))
+        values = {fid: parser(self.query_one(f"#{fid}", Input).value) for fid, (_, parser) in TEXT_FIELDS.items()}
+        config = RunConfig(
+            framework=str(self.query_one("#framework", Select).value),
+            activation=str(self.query_one("#activation", Select).value),
+            data=self.data_spec(),
+            recipe=str(self.query_one("#recipe", Select).value),
+            epochs=values["epochs"],  # type: ignore[arg-type]
+            batch_size=values["batch-size"],  # type: ignore[arg-type]
+            lr=values["lr"],  # type: ignore[arg-type]
+            seed=values["seed"],  # type: ignore[arg-type]
+            train_limit=values["train-limit"],  # type: ignore[arg-type]
+            test_limit=values["test-limit"],  # type: ignore[arg-type]
+        )
+        config.validate()
+        return config
+
+    # -- checking as typed -----------------------------------------------------
+    @on(Input.Changed)
+    def _input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if event.input.id == "data-path":
+            self._check_data()
+        elif event.input.id in TEXT_FIELDS:
+            self._check_field(event.input.id)
+        self._publish_validity()
+
+    @on(Input.Submitted)
+    def _input_submitted(self, event: Input.Submitted) -> None:
+        # Enter moves on like Tab: starting a long run is always an explicit `t`.
+        event.stop()
+        self.screen.focus_next()
+
+    @on(Select.Changed, "#dataset")
+    def _dataset_changed(self, event: Select.Changed) -> None:
+        is_path = event.value == "path"
+        self.query_one("#data-path-row").display = is_path
+        self._check_data()
+        self._publish_validity()
+        if is_path and event.select.has_focus:
+            # Chosen by the user just now: the path is what they type next.
+            self.query_one("#data-path", Input).focus()
+
+    @on(Select.Changed, "#recipe")
+    def _recipe_changed(self, event: Select.Changed) -> None:
+        self.query_one("#recipe-hint", Static).update(recipe_hint(str(event.value)))
+        self._update_placeholders()
+
+    def _update_placeholders(self) -> None:
+        """Empty fields mean "the recipe's value" (or random / all): say which."""
+        recipe = RECIPES[str(self.query_one("#recipe", Select).value)]
+        placeholders = {
+            "epochs": f"{recipe.epochs} (recipe)",
+            "batch-size": f"{recipe.batch_size} (recipe)",
+            "lr": f"{recipe.lr:g} (recipe)",
+            "seed": "random",
+            "train-limit": "all",
+            "test-limit": "all",
+        }
+        for field_id, text in placeholders.items():
+            self.query_one(f"#{field_id}", Input).placeholder = text
+
+    def _check_field(self, field_id: str) -> None:
+        _, parser = TEXT_FIELDS[field_id]
+        try:
+            parser(self.query_one(f"#{field_id}", Input).value)
+        except KvtError as exc:
+            self._set_error(field_id, exc)
+        else:
+            self._set_error(field_id, None)
+
+    def _check_all(self) -> None:
+        for field_id in TEXT_FIELDS:
+            self._check_field(field_id)
+
+    def _check_data(self) -> None:
+        spec = self.data_spec()
+        hint = self.query_one("#data-hint", Static)
+        if not spec:
+            self._set_error("data-path", KvtError("type a dataset folder or .tar.gz path"))
+            hint.update("")
+            return
+        try:
+            description = describe_data(spec)
+        except KvtError as exc:
+            self._set_error("data-path", exc)
+            hint.update("")
+        except ImportError as exc:
+            # Only while the data module is missing from a partial checkout:
+            # training will say the same thing, so do not block the form here.
+            self._set_error("data-path", None)
+            hint.update(f"cannot describe the dataset: {exc}")
+        else:
+            self._set_error("data-path", None)
+            hint.update(description)
+        self._publish_validity()
+
+    def _set_error(self, field_id: str, error: KvtError | None) -> None:
+        label = self.query_one(f"#{field_id}-error", Static)
+        widget = self.query_one(f"#{field_id}")
+        if error is None:
+            self.errors.pop(field_id, None)
+            label.update("")
+            label.display = False
+            widget.remove_class("invalid")
+        else:
+            self.errors[field_id] = error
+            label.update(str(error))
+            label.display = True
+            widget.add_class("invalid")
+
+    def _publish_validity(self) -> None:
+        valid = self.is_valid
+        if valid != self._valid:
+            self._valid = valid
+            self.post_message(self.ValidityChanged(valid))

@@ -1,0 +1,59 @@
+"""The help screen (``?``): keys, what the two frameworks mean, where logs go."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+HELP_TEXT = """\
+[b]kvt-tui: Keras vs. TensorFlow, in the terminal[/b]
+
+[b]Keys[/b]
+  t        train with the settings on the left
+  s        stop gracefully: the run stops at the next batch, and the
+           partial run is saved (it shows in the runs view)
+  e        export curves.png + confusion.png into the run folder
+  r        runs view (Enter opens a run; Escape comes back)
+  m        model view: the layers, TensorFlow ops marked ◆
+  1 2 3 4  live, report, model and runs tabs
+  Tab      next field; Escape leaves a text field so keys work again
+  ctrl+p   command palette
+  ?        this help
+  q        quit (while training: asks, stops, saves, then quits)
+
+[b]Settings[/b]
+  Empty epochs / batch / LR mean the recipe's values; an empty seed is
+  random (recorded in config.json); empty limits use every image.
+  A bad value is explained under its field, and Train stays off until
+  it is fixed.
+
+[b]Frameworks[/b]
+  Since TF 2.16, tf.keras is Keras 3, so both choices build a Keras 3
+  model. "TensorFlow" puts raw tf.nn ops (tf.nn.crelu, ...) inside the
+  activation layers; "Keras" uses keras layers and ops only.
+
+[b]Logs[/b]
+  TensorFlow's own log lines go to {log_path}, never to the screen.
+
+Press Escape or ? to close."""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close"),
+        Binding("question_mark", "dismiss", "Close", show=False),
+        Binding("q", "dismiss", "Close", show=False),
+    ]
+
+    def __init__(self, log_path: str) -> None:
+        super().__init__()
+        self.log_path = log_path
+
+    def compose(self) -> ComposeResult:
+        from rich.markup import escape
+
+        with VerticalScroll(id="help-box"):
+            yield Static(HELP_TEXT.format(log_path=escape(self.log_path)), id="help-text")

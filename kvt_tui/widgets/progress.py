@@ -1,0 +1,96 @@
+"""The progress strip: stage, epoch i/N, a per-batch bar with ETA, and img/s.
+
+The ETA is computed from the engine's own clock (``epoch_elapsed`` of each
+BatchEnded), so it means the same thing on a fast and a slow terminal.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import ProgressBar, Static
+
+from kvt_models.events import BatchEnded, EpochEnded, TrainStarted
+
+
+def format_duration(seconds: float) -> str:
+    """``0:42``, ``12:03`` or ``1:02:03``."""
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class TrainingProgress(Vertical):
+    """Two lines: what is happening, and how far the current epoch is."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.epochs = 0
+        self.epoch = 0
+        self.steps = 0
+        self.stage = "idle"
+        self._epoch_seconds: list[float] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("idle: press t to train", id="progress-status", markup=False)
+        with Horizontal(id="progress-line"):
+            yield Static("epoch -/-", id="progress-epoch")
+            # total=1, progress=0: a still, empty bar (no total would animate,
+            # which also makes screenshots differ from one run to the next).
+            yield ProgressBar(total=1, show_eta=False, id="batch-bar")
+            yield Static("", id="progress-eta")
+
+    # -- updates, all called on the UI thread -----------------------------------
+    def set_stage(self, stage: str, detail: str = "") -> None:
+        self.stage = stage
+        self._status(f"{stage}: {detail}" if detail else stage)
+
+    def started(self, event: TrainStarted) -> None:
+        self.epochs = event.epochs
+        self.steps = event.steps_per_epoch
+        self.epoch = event.initial_epoch
+        self._epoch_seconds = []
+        self.stage = "training"
+        self._status(
+            f"training {event.framework} + {event.activation}: {event.train_samples:,} images, "
+            f"batch {event.batch_size}, {event.params:,} params"
+        )
+        self.query_one("#progress-epoch", Static).update(f"epoch {event.initial_epoch + 1}/{event.epochs}")
+        self.query_one(ProgressBar).update(total=event.steps_per_epoch, progress=0)
+        self.query_one("#progress-eta", Static).update("")
+
+    def batch_ended(self, event: BatchEnded) -> None:
+        self.epoch = event.epoch
+        self.steps = event.steps
+        self.query_one("#progress-epoch", Static).update(f"epoch {event.epoch}/{self.epochs or '?'}")
+        self.query_one(ProgressBar).update(total=event.steps, progress=event.step)
+        per_step = event.epoch_elapsed / event.step if event.step else 0.0
+        epoch_left = per_step * (event.steps - event.step)
+        parts = [f"ETA {format_duration(epoch_left)}"]
+        if self.epochs and event.epoch < self.epochs:
+            epoch_time = (
+                sum(self._epoch_seconds) / len(self._epoch_seconds) if self._epoch_seconds else per_step * event.steps
+            )
+            run_left = epoch_left + epoch_time * (self.epochs - event.epoch)
+            parts.append(f"run {format_duration(run_left)}")
+        parts.append(f"{event.images_per_second:,.0f} img/s")
+        self.query_one("#progress-eta", Static).update(" · ".join(parts))
+        metrics = " ".join(f"{k} {v:.4f}" for k, v in event.logs.items())
+        self._status(f"training: step {event.step}/{event.steps}  {metrics}".rstrip())
+
+    def epoch_ended(self, event: EpochEnded) -> None:
+        self._epoch_seconds.append(event.seconds)
+        self.epoch = event.epoch
+        self._status(
+            f"epoch {event.epoch} done in {format_duration(event.seconds)}: "
+            f"val_accuracy {event.val_accuracy:.4f}, val_loss {event.val_loss:.4f}"
+        )
+
+    def finished(self, text: str) -> None:
+        self.stage = "idle"
+        self._status(text)
+        self.query_one("#progress-eta", Static).update("")
+
+    def _status(self, text: str) -> None:
+        self.query_one("#progress-status", Static).update(text)

@@ -1,0 +1,110 @@
+"""Fixtures for the kvt-tui tests: the screen as plain text, and a fixed run folder for screenshots.
+
+Everything in the fixed run is a constant (ids, dates, numbers), so a screen
+that shows it renders the same on every machine and every day.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from rich.console import Console
+
+FIXED_RUN_ID = "20240101-120000-tensorflow-crelu-abcd"
+FIXED_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+FIXED_HISTORY = [
+    {"epoch": 1, "loss": 2.1034, "accuracy": 0.2250, "val_loss": 1.9876, "val_accuracy": 0.2800, "lr": 0.0097, "seconds": 12.5},
+    {"epoch": 2, "loss": 1.8120, "accuracy": 0.3410, "val_loss": 1.7702, "val_accuracy": 0.3600, "lr": 0.0094, "seconds": 11.9},
+    {"epoch": 3, "loss": 1.6050, "accuracy": 0.4125, "val_loss": 1.6511, "val_accuracy": 0.4000, "lr": 0.0091, "seconds": 12.1},
+]
+
+
+def _fixed_confusion() -> list[list[int]]:
+    """10 test images per class: class i gets 2 to 6 right, the rest spread over i+1 and i+3."""
+    n = len(FIXED_CLASSES)
+    rows = []
+    for i in range(n):
+        row = [0] * n
+        right = 2 + (i * 3) % 5
+        row[i] = right
+        row[(i + 1) % n] += (10 - right + 1) // 2
+        row[(i + 3) % n] += (10 - right) // 2
+        rows.append(row)
+    return rows
+
+
+def _report_from_confusion(confusion: list[list[int]], names: list[str]) -> dict:
+    """The dict sklearn's classification_report(output_dict=True) would give (no sklearn import)."""
+    n = len(names)
+    total = sum(map(sum, confusion))
+    report: dict = {}
+    for i, name in enumerate(names):
+        tp = confusion[i][i]
+        support = sum(confusion[i])
+        predicted = sum(confusion[r][i] for r in range(n))
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        report[name] = {"precision": precision, "recall": recall, "f1-score": f1, "support": float(support)}
+    report["accuracy"] = sum(confusion[i][i] for i in range(n)) / total
+    for avg in ("macro avg", "weighted avg"):
+        weights = [report[name]["support"] / total if avg == "weighted avg" else 1 / n for name in names]
+        report[avg] = {
+            key: sum(w * report[name][key] for w, name in zip(weights, names))
+            for key in ("precision", "recall", "f1-score")
+        }
+        report[avg]["support"] = float(total)
+    return report
+
+
+@pytest.fixture
+def fixed_runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A runs dir holding one finished run with constant contents, shown as the relative path ``runs``.
+
+    The working directory moves to ``tmp_path`` so that every path the app
+    shows is relative and the same length on every machine.
+    """
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "runs" / FIXED_RUN_ID
+    run.mkdir(parents=True)
+    config = {
+        "created": "2024-01-01T12:00:00",
+        "config": {
+            "framework": "tensorflow", "activation": "crelu", "data": "sample", "recipe": "seed-2018",
+            "epochs": 3, "batch_size": 32, "lr": 0.01, "seed": 7, "train_limit": 300, "test_limit": 100,
+        },
+        "class_names": FIXED_CLASSES,
+        "data_source": "bundled sample",
+        "train_samples": 300,
+        "test_samples": 100,
+        "params": 1234567,
+    }
+    (run / "config.json").write_text(json.dumps(config, indent=2))
+    (run / "status.json").write_text(json.dumps({"status": "finished", "message": "", "pid": 1, "updated": 0}))
+    lines = ["epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds"]
+    lines += [",".join(str(row[k]) for k in FIXED_HISTORY[0]) for row in FIXED_HISTORY]
+    (run / "history.csv").write_text("\n".join(lines) + "\n")
+    confusion = _fixed_confusion()
+    report = _report_from_confusion(confusion, FIXED_CLASSES)
+    (run / "report.json").write_text(json.dumps({"report": report, "confusion": confusion, "class_names": FIXED_CLASSES}))
+    return Path("runs")
+
+
+def render_screen_text(app: Any) -> str:
+    """What the terminal shows right now, as plain text (styles dropped), one line per row."""
+    width, height = app.size
+    console = Console(
+        width=width, height=height, file=io.StringIO(), force_terminal=True, color_system=None,
+        record=True, legacy_windows=False, safe_box=False,
+    )
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens, simplify=True))
+    return console.export_text()
+
+
+@pytest.fixture
+def screen_text() -> Callable[[Any], str]:
+    return render_screen_text

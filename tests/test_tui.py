@@ -1,0 +1,366 @@
+"""Pilot-driven tests of kvt-tui: train live, stop, bad input, quit, the runs view.
+
+Every training here uses the bundled ``sample`` dataset cut down to a few
+hundred images and one epoch or a few, so each one takes seconds. The tests
+wait on workers and messages, never on sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from textual.pilot import Pilot
+from textual.widgets import Button, Input, Select, Static
+
+from kvt_models.events import BatchEnded, Event, StageChanged, TrainEnded, TrainStarted
+from kvt_models.runs import read_history, read_run
+from kvt_tui.__main__ import create_app
+from kvt_tui.app import KvtApp
+from kvt_tui.widgets.confirm import ConfirmScreen
+from kvt_tui.widgets.curves import Curves
+from kvt_tui.widgets.help_screen import HelpScreen
+from kvt_tui.widgets.metrics_table import COLUMNS, MetricsTable, format_cell
+from kvt_tui.widgets.model_view import ModelView
+from kvt_tui.widgets.report import ReportView, report_rows
+from kvt_tui.widgets.run_screen import RunScreen
+from kvt_tui.widgets.runs_view import RunsView
+
+SIZE = (100, 30)
+TRAINING_TIMEOUT = 300  # seconds; generous for a loaded 2-core machine
+
+
+# -- helpers ----------------------------------------------------------------------
+async def ready(pilot: Pilot) -> None:
+    """Wait until the app has mounted its whole UI (it comes right after the first frame)."""
+    await pilot.app.ui_ready.wait()
+    await pilot.pause()
+
+
+async def focus_with_tab(pilot: Pilot, widget_id: str) -> None:
+    """Press Tab until ``widget_id`` has the focus, as a keyboard user would."""
+    for _ in range(30):
+        if pilot.app.focused is not None and pilot.app.focused.id == widget_id:
+            return
+        await pilot.press("tab")
+    raise AssertionError(f"Tab never reached #{widget_id}; focus is on {pilot.app.focused!r}")
+
+
+async def choose(pilot: Pilot, select_id: str, value: str) -> None:
+    """Open a Select with Enter, move with the arrow keys to ``value``, confirm with Enter."""
+    await focus_with_tab(pilot, select_id)
+    select = pilot.app.query_one(f"#{select_id}", Select)
+    values = [v for _, v in select._options if v is not Select.BLANK]
+    steps = values.index(value) - values.index(select.value)
+    await pilot.press("enter", *(["down"] * steps if steps > 0 else ["up"] * -steps), "enter")
+    await pilot.pause()
+    assert select.value == value
+
+
+async def type_into(pilot: Pilot, input_id: str, text: str) -> None:
+    """Tab to a text field, clear it and type ``text``."""
+    await focus_with_tab(pilot, input_id)
+    field = pilot.app.query_one(f"#{input_id}", Input)
+    await pilot.press("end", "ctrl+u", *text)  # ctrl+u: delete everything left of the cursor
+    await pilot.pause()
+    assert field.value == text
+
+
+def watch_batches(seen: threading.Event) -> Callable[..., Any]:
+    """The real engine, with a spy that sets ``seen`` at the first BatchEnded."""
+    from kvt_models.training import train
+
+    def spying_train(config: Any, listener: Callable[[Event], None], **kwargs: Any) -> Any:
+        def spy(event: Event) -> None:
+            listener(event)
+            if isinstance(event, BatchEnded):
+                seen.set()
+
+        return train(config, spy, **kwargs)
+
+    return spying_train
+
+
+def notifications(app: KvtApp) -> list[Any]:
+    return list(app._notifications)
+
+
+# -- the main scenario ---------------------------------------------------------------
+async def test_train_one_epoch_with_keyboard_then_export(tmp_path: Path, screen_text: Callable[[Any], str]) -> None:
+    runs_dir = tmp_path / "runs"
+    app = create_app(data="sample", runs_dir=runs_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await choose(pilot, "framework", "tensorflow")
+        await choose(pilot, "activation", "crelu")
+        await type_into(pilot, "epochs", "1")
+        await type_into(pilot, "seed", "3")
+        await type_into(pilot, "train-limit", "200")
+        await type_into(pilot, "test-limit", "100")
+        await pilot.press("escape", "t")  # leave the text field, then train
+        assert app.training
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert not app.training
+
+        run = app.current_run
+        assert run is not None and run.parent == runs_dir
+        assert json.loads((run / "status.json").read_text())["status"] == "finished"
+        config = json.loads((run / "config.json").read_text())["config"]
+        assert (config["framework"], config["activation"], config["epochs"]) == ("tensorflow", "crelu", 1)
+        assert (config["train_limit"], config["test_limit"], config["seed"]) == (200, 100, 3)
+
+        # The metrics table holds exactly the rows of history.csv, shown rounded.
+        table = app.query_one(MetricsTable)
+        history = read_history(run)
+        assert len(history) == 1
+        assert table.history == history
+        assert table.get_row_at(0) == [format_cell(key, history[0][key]) for key, _ in COLUMNS]
+
+        # The report: a row per class with report.json's numbers, then the summary rows.
+        saved = json.loads((run / "report.json").read_text())
+        classes = saved["class_names"]
+        rows = app.query_one(ReportView).rows
+        assert [r[0] for r in rows] == [*classes, "accuracy", "macro avg", "weighted avg"]
+        for row, name in zip(rows, classes):
+            expected = saved["report"][name]
+            assert float(row[1]) == round(expected["precision"], 4)
+            assert float(row[2]) == round(expected["recall"], 4)
+            assert float(row[3]) == round(expected["f1-score"], 4)
+            assert int(row[4]) == int(expected["support"])
+        assert rows == report_rows(saved["report"], classes)
+        assert app.query_one("#views").active == "report"
+        assert "Classification report" in screen_text(app)
+        assert "weighted avg" in screen_text(app)
+
+        # The curves rendered a plot of the epoch (axes, both panels, the legend).
+        await pilot.press("1")
+        await pilot.pause()
+        curves = app.query_one(Curves)
+        assert curves.history == history
+        text = screen_text(app)
+        assert "━━ train" in text and "━━ validation" in text
+        assert "loss" in text and "accuracy" in text and "┤" in text
+
+        # e re-exports both PNGs into the run folder and says where.
+        for name in ("curves.png", "confusion.png"):
+            (run / name).unlink()
+        await pilot.press("e")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert (run / "curves.png").stat().st_size > 0
+        assert (run / "confusion.png").stat().st_size > 0
+        assert any(str(run) in n.message and "curves.png" in n.message for n in notifications(app))
+
+        # m: the model view lists the layers, the raw TensorFlow ops marked.
+        await pilot.press("m")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        summary = app.query_one(ModelView).summary
+        assert summary is not None and (summary.framework, summary.activation) == ("tensorflow", "crelu")
+        ops = {layer.tensorflow_op for layer in summary.layers if layer.tensorflow_op}
+        assert "tf.nn.crelu" in ops
+        assert app.query_one("#model-table").row_count == len(summary.layers)
+        assert "tf.nn.crelu" in screen_text(app)
+
+
+async def test_stop_mid_run_keeps_a_partial_run(tmp_path: Path) -> None:
+    runs_dir = tmp_path / "runs"
+    batch_seen = threading.Event()
+    app = create_app(data="sample", runs_dir=runs_dir, epochs=3)
+    app.train_fn = watch_batches(batch_seen)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await type_into(pilot, "train-limit", "320")
+        await type_into(pilot, "test-limit", "50")
+        await pilot.press("escape", "t")
+        # Waits on the engine's own event, in a thread, so the app keeps running.
+        assert await asyncio.to_thread(batch_seen.wait, TRAINING_TIMEOUT)
+        await pilot.press("s")
+        assert app.query_one("#stop-button", Button).disabled is False
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+        run = app.current_run
+        assert run is not None and run.is_dir()
+        status = json.loads((run / "status.json").read_text())
+        assert status["status"] == "stopped"
+        assert len(read_history(run)) < 3
+        assert "stopped" in str(app.query_one("#progress-status", Static).render())
+
+        # ... and it is in the runs view.
+        await pilot.press("r")
+        await pilot.pause()
+        runs = app.query_one(RunsView).runs
+        assert [(r.path, r.status) for r in runs] == [(run, "stopped")]
+
+
+# -- bad input ------------------------------------------------------------------------
+async def test_invalid_epoch_count_blocks_training(tmp_path: Path, screen_text: Callable[[Any], str]) -> None:
+    runs_dir = tmp_path / "runs"
+    app = create_app(data="sample", runs_dir=runs_dir)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await ready(pilot)
+        error = app.query_one("#epochs-error", Static)
+        train_button = app.query_one("#train-button", Button)
+        assert not error.display and not train_button.disabled
+
+        for typed, message in (("0", "epochs must be between 1 and 10000, got 0"),
+                               ("abc", "epochs must be a whole number, got 'abc'")):
+            await type_into(pilot, "epochs", typed)
+            assert error.display and str(error.render()) == message
+            assert message[:28] in screen_text(app)  # the pane wraps the rest onto the next line
+            assert train_button.disabled
+            await pilot.press("escape", "t")
+            await pilot.pause()
+            assert not app.training
+            assert not runs_dir.exists()  # nothing started, nothing written
+            assert any(n.severity == "error" and message in n.message for n in notifications(app))
+
+        await type_into(pilot, "epochs", "2")
+        assert not error.display and not train_button.disabled
+
+
+async def test_bad_data_paths_show_an_error_and_the_app_stays_up(
+    tmp_path: Path, monkeypatch: Any, screen_text: Callable[[Any], str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # short relative paths: less to type
+    runs_dir = tmp_path / "runs"
+    missing = tmp_path / "no-such-folder"
+    app = create_app(data=str(missing), runs_dir=runs_dir)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await ready(pilot)
+        # A path that does not exist: explained under the field, Train refused.
+        assert app.query_one("#dataset", Select).value == "path"
+        error = app.query_one("#data-path-error", Static)
+        assert error.display and "does not exist" in str(error.render())
+        assert app.query_one("#train-button", Button).disabled
+        await pilot.press("t")
+        await pilot.pause()
+        assert not app.training and not runs_dir.exists()
+
+        # A file that exists but is no dataset: training starts, fails with one line, the app goes on.
+        corrupt = tmp_path / "corrupt.tar.gz"
+        corrupt.write_bytes(b"this is not a tar archive")
+        await type_into(pilot, "data-path", corrupt.name)
+        assert not error.display
+        await pilot.press("escape", "t")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert not app.training
+        failures = [n for n in notifications(app) if n.severity == "error" and n.title == "Cannot train"]
+        assert len(failures) == 1 and "\n" not in failures[0].message
+        assert "Cannot train" in screen_text(app)
+        assert app.is_running
+        # Still usable: fix the path and the form is valid again.
+        await choose(pilot, "dataset", "sample")
+        assert not app.query_one("#train-button", Button).disabled
+
+
+# -- quitting while training ---------------------------------------------------------------
+def fake_engine(runs_dir: Path, started: threading.Event) -> Callable[..., Any]:
+    """A stand-in for train(): starts, sends batches until stopped, then ends "stopped"."""
+
+    def train(config: Any, listener: Callable[[Event], None], *, stop: threading.Event, **_: Any) -> None:
+        run_dir = runs_dir / "fake-run"
+        listener(StageChanged("loading data", config.data))
+        listener(TrainStarted("fake-run", str(run_dir), config.framework, config.activation, 2, 10, 32, 320, 64, 1000, ["a", "b"]))
+        started.set()
+        step = 0
+        # The engine checks its stop flag at every batch end; here a batch "takes" 50 ms.
+        while not stop.wait(0.05):
+            step = step % 10 + 1
+            listener(BatchEnded(1, step, 10, {"loss": 1.0}, 640.0, step * 0.05))
+        listener(TrainEnded("fake-run", str(run_dir), "stopped", 0))
+
+    return train
+
+
+async def test_quit_while_training_asks_then_stops_and_exits(tmp_path: Path) -> None:
+    started = threading.Event()
+    app = create_app(data="sample", runs_dir=tmp_path / "runs")
+    app.train_fn = fake_engine(tmp_path / "runs", started)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("t")
+        assert await asyncio.to_thread(started.wait, 30)
+        await pilot.pause()
+        assert app.training
+
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")  # no: keep training
+        assert not isinstance(app.screen, ConfirmScreen) and app.training and app.is_running
+
+        await pilot.press("q")
+        await pilot.press("y")  # yes: stop, let the run save, then quit
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    assert not app.training
+    assert app._exit  # exited by itself once the worker was done
+
+
+# -- the runs view -----------------------------------------------------------------------
+async def test_runs_view_lists_a_kvt_train_run(tmp_path: Path, capsys: Any) -> None:
+    from kvt_models.cli import main as kvt_train
+
+    runs_dir = tmp_path / "runs"
+    code = kvt_train([
+        "--data", "sample", "--epochs", "1", "--train-limit", "64", "--test-limit", "40",
+        "--seed", "1", "--runs-dir", str(runs_dir),
+    ])
+    assert code == 0, capsys.readouterr().err
+    (run,) = [p for p in runs_dir.iterdir() if p.is_dir()]
+
+    app = create_app(data="sample", runs_dir=runs_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("r")
+        await pilot.pause()
+        assert app.query_one("#views").active == "runs"
+        view = app.query_one(RunsView)
+        assert [(info.path, info.status, info.epochs_done) for info in view.runs] == [(run, "finished", 1)]
+        table = app.query_one("#runs-table")
+        assert [str(c) for c in table.get_row_at(0)][:3] == ["finished", "keras + relu", "1/1"]
+
+        await pilot.press("enter")  # open it
+        await pilot.pause()
+        assert isinstance(app.screen, RunScreen)
+        record = read_run(run)
+        assert app.screen.query_one(MetricsTable).history == record.history
+        assert app.screen.query_one(Curves).history == record.history
+        assert len(app.screen.query_one(ReportView).rows) == len(record.class_names) + 3
+
+        # e on a reopened run exports that run's PNGs.
+        for name in ("curves.png", "confusion.png"):
+            (run / name).unlink()
+        await pilot.press("e")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert (run / "curves.png").is_file() and (run / "confusion.png").is_file()
+
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, RunScreen)
+
+
+async def test_help_screen_and_command_palette_list_the_keys(tmp_path: Path, screen_text: Callable[[Any], str]) -> None:
+    app = create_app(data="sample", runs_dir=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        footer = screen_text(app).splitlines()[-1]
+        for key in ("t Train", "s Stop", "e Export PNGs", "r Runs", "m Model", "? Help", "q Quit"):
+            assert key in footer
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {"Train", "Stop training", "Export PNGs", "Runs", "Model", "Help"} <= titles
+
+        await pilot.press("escape", "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert "stop gracefully" in screen_text(app)
+        await pilot.press("t")  # the app's keys are off while the help is up
+        assert not app.training and isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)

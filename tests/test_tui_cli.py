@@ -1,0 +1,146 @@
+"""kvt-tui's entry point: options, the terminal guard, light imports, a real launch on a pty."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kvt_tui.__main__ import build_parser, create_app, main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["--epochs", "0"], "epochs must be between 1 and 10000, got 0"),
+        (["--epochs", "abc"], "epochs must be a whole number, got 'abc'"),
+        (["--framework", "pytorch"], "invalid choice: 'pytorch'"),
+        (["--activation", "tanh"], "invalid choice: 'tanh'"),
+        (["--no-such-option"], "unrecognized arguments: --no-such-option"),
+    ],
+)
+def test_bad_options_exit_2_with_one_line(argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("kvt-tui: ") and expected in err
+
+
+def test_runs_dir_that_is_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    not_a_dir = tmp_path / "runs"
+    not_a_dir.write_text("")
+    assert main(["--runs-dir", str(not_a_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a file, not a folder" in err
+
+
+def test_options_preselect_the_form(tmp_path: Path) -> None:
+    args = build_parser().parse_args(
+        ["--data", "sample", "--runs-dir", str(tmp_path), "--framework", "tensorflow", "--activation", "crelu", "--epochs", "4"]
+    )
+    app = create_app(data=args.data, runs_dir=args.runs_dir, framework=args.framework, activation=args.activation, epochs=args.epochs)
+    assert (app.initial.data, app.initial.framework, app.initial.activation, app.initial.epochs) == ("sample", "tensorflow", "crelu", 4)
+    assert app.runs_dir == tmp_path
+
+
+GUARD_SCRIPT = """
+import os, sys
+from pathlib import Path
+from kvt_tui.__main__ import protect_terminal
+log, restore = protect_terminal(Path(sys.argv[1]))
+sys.__stderr__.write("drawn by the app\\n")     # where Textual draws
+sys.__stderr__.flush()
+os.write(2, b"native noise on fd 2\\n")         # what TensorFlow's C++ logging does
+os.write(1, b"native noise on fd 1\\n")
+restore()
+os.write(2, b"after restore\\n")
+print(log)
+"""
+
+
+def test_terminal_guard_sends_native_writes_to_the_log(tmp_path: Path) -> None:
+    log = tmp_path / "tui.log"
+    done = subprocess.run(
+        [sys.executable, "-c", GUARD_SCRIPT, str(log)], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    assert "drawn by the app" in done.stderr and "after restore" in done.stderr
+    assert "noise" not in done.stderr and "noise" not in done.stdout
+    assert log.read_text().splitlines() == ["native noise on fd 2", "native noise on fd 1"]
+    assert done.stdout.strip() == str(log)
+
+
+IMPORTS_SCRIPT = """
+import asyncio, json, sys
+from kvt_tui.__main__ import create_app
+
+async def first_frames():
+    app = create_app(data="sample", runs_dir=sys.argv[1])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.ui_ready.wait()
+        await pilot.pause()
+
+asyncio.run(first_frames())
+heavy = ("tensorflow", "keras", "matplotlib", "plotext", "sklearn", "kvt_models.training", "kvt_models.layers")
+print(json.dumps(sorted(m for m in sys.modules if m in heavy or m.split(".")[0] in heavy)))
+"""
+
+
+def test_the_ui_comes_up_without_heavy_imports(tmp_path: Path) -> None:
+    """TensorFlow, Keras, matplotlib, plotext and sklearn wait until something needs them."""
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTS_SCRIPT, str(tmp_path / "runs")], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+@pytest.mark.parametrize("quit_with", ["q", "SIGTERM"])
+def test_kvt_tui_starts_and_quits_on_a_real_terminal(quit_with: str, tmp_path: Path) -> None:
+    """python -m kvt_tui on a pty: it draws, q (or SIGTERM) quits with status 0, the log records the session."""
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "KVT_TUI_LOG": str(tmp_path / "tui.log")}
+    command = [sys.executable, "-m", "kvt_tui", "--data", "sample", "--runs-dir", str(tmp_path / "runs")]
+    proc = subprocess.Popen(command, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT, start_new_session=True)
+    os.close(slave)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 60
+        while b"Activation" not in seen and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.1)[0]:
+                seen += os.read(master, 65536)
+        assert b"Activation" in seen, seen[-2000:]
+        if quit_with == "q":
+            os.write(master, b"q")
+        else:
+            proc.send_signal(signal.SIGTERM)
+        while proc.poll() is None and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    seen += os.read(master, 65536)
+                except OSError:
+                    break
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    assert "kvt-tui started" in (tmp_path / "tui.log").read_text()
+    assert b"Traceback" not in seen
