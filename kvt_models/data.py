@@ -88,7 +88,7 @@ _LAYOUTS = (
     "or an image folder (train/<class>/*.jpg and test/<class>/*.jpg), "
     "or a .tar.gz of either"
 )
-_SPEC_HELP = "use --data cifar10, --data sample, or --data PATH to a folder or .tar.gz"
+_SPEC_HELP = "choose cifar10, sample, or the path of a folder or .tar.gz as the dataset"
 
 
 @dataclass
@@ -168,7 +168,7 @@ def load_dataset(
         if not SAMPLE_PATH.is_file():
             raise DataError(
                 f"the bundled sample is missing from this installation ({SAMPLE_PATH}): "
-                "reinstall kvt, or use --data PATH to a local CIFAR-10 archive or image folder"
+                "reinstall kvt, or give the path of a local CIFAR-10 archive or image folder as the dataset"
             )
         ds = _load_local(SAMPLE_PATH, f"bundled sample ({SAMPLE_PATH.name})", cache_dir, say)
     else:
@@ -267,8 +267,8 @@ def _load_keras_cifar10(say: Progress) -> Dataset:
         channels_first = keras.backend.image_data_format() == "channels_first"
     except Exception as exc:  # noqa: BLE001 - urllib, ssl, hash and extraction errors all mean "no usable download"
         raise DataError(
-            f"could not download CIFAR-10 (offline? {_one_line(exc)}): use --data sample for the bundled "
-            "subset, or --data PATH to a local cifar-10-python.tar.gz or image folder"
+            f"could not download CIFAR-10 (offline? {_one_line(exc)}): choose the dataset 'sample' (the bundled "
+            "subset, works offline) or the path of a local cifar-10-python.tar.gz or image folder"
         ) from exc
     if channels_first:
         x_train, x_test = x_train.transpose(0, 2, 3, 1), x_test.transpose(0, 2, 3, 1)

@@ -33,8 +33,10 @@ def describe_model(framework: str, activation: str, num_classes: int = 10) -> Mo
     """Build MiniVGGNet (uncompiled) and describe it layer by layer."""
     from .architectures import build_minivggnet
     from .layers import uses_tensorflow_ops
+    from .tfenv import MODEL_LOCK
 
-    model = build_minivggnet(framework, activation, num_classes=num_classes)
+    with MODEL_LOCK:
+        model = build_minivggnet(framework, activation, num_classes=num_classes)
     layers = []
     for layer in model.layers:
         shape = tuple(layer.output.shape)

@@ -621,7 +621,7 @@ def test_cifar10_offline_gives_one_line_error(tmp_path: Path) -> None:
     lines = [line for line in out.stdout.splitlines() if line.startswith("DATAERROR:")]
     assert len(lines) == 1
     message = lines[0]
-    assert "could not download CIFAR-10" in message and "--data sample" in message
+    assert "could not download CIFAR-10" in message and "'sample'" in message
 
 
 # --------------------------------------------------------------------------- the real thing
