@@ -66,13 +66,21 @@ def create_app(
     framework: str = "keras",
     activation: str = "relu",
     epochs: int | None = None,
+    train_limit: int | None = None,
+    test_limit: int | None = None,
     log_path: str = "",
     train_fn: Callable[..., object] | None = None,
 ) -> KvtApp:
-    """The app, preselected with the CLI options. Used by main() and by the tests."""
+    """The app, preselected with the CLI options. Used by main(), the tests and bench/endurance.py.
+
+    ``train_limit`` / ``test_limit`` fill the form's limit fields (None: empty, every image).
+    """
     from .app import KvtApp  # Textual: imported when an app is made, not for --help or a usage error
 
-    initial = RunConfig(framework=framework, activation=activation, data=data, epochs=epochs)
+    initial = RunConfig(
+        framework=framework, activation=activation, data=data, epochs=epochs,
+        train_limit=train_limit, test_limit=test_limit,
+    )
     root = Path(runs_dir).expanduser() if runs_dir is not None else default_runs_dir()
     return KvtApp(initial, root, log_path=log_path, train_fn=train_fn)
 

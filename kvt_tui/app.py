@@ -6,6 +6,11 @@ Data flows one way::
       -> App.post_message(...)            thread-safe, never blocks training
       -> @on handlers (UI thread) -> widgets
 
+The same worker runs a new run (``t``), resumes a stopped one (``c`` in the
+runs view or on a reopened run) or runs a comparison queue (``g`` in the
+Compare tab); a comparison made of runs marked in the runs view is
+summarised on a worker of its own.
+
 Nothing here imports TensorFlow, Keras, matplotlib or plotext at module level:
 each is imported inside the worker or method that needs it, so the first frame
 is drawn long before ``import tensorflow`` (~5 s) could finish.
@@ -14,6 +19,7 @@ is drawn long before ``import tensorflow`` (~5 s) could finish.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import threading
@@ -26,27 +32,32 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Header, Input, Select, Static, TabbedContent, TabPane
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from kvt_models.config import RunConfig
 from kvt_models.errors import KvtError
-from kvt_models.events import Event, TrainFailed, TrainStarted
+from kvt_models.events import Event, QueueProgress, TrainFailed, TrainStarted
 
 from .messages import (
     BatchMessage,
+    CompareDone,
     EndedMessage,
     EpochMessage,
     ExportDone,
     FailedMessage,
     ModelDescribed,
+    QueueMessage,
     StageMessage,
     StartedMessage,
     message_for,
 )
 
 if TYPE_CHECKING:
+    from kvt_models.compare import Comparison
+
     # At run time these are imported by _build_ui, after the first frame:
     # together with the engine modules they pull in, they cost ~50 ms.
+    from .widgets.compare_view import CompareView
     from .widgets.config_form import ConfigForm
     from .widgets.curves import Curves
     from .widgets.metrics_table import MetricsTable
@@ -62,7 +73,9 @@ log = logging.getLogger("kvt_tui")
 TrainFn = Callable[..., Any]
 
 # The app's own actions: off while a modal screen is up.
-MAIN_ACTIONS = frozenset({"train", "stop", "export", "runs", "model", "show_tab", "help", "leave_field"})
+MAIN_ACTIONS = frozenset(
+    {"train", "stop", "export", "runs", "model", "compare", "run_compare", "show_tab", "help", "leave_field"}
+)
 
 
 class KvtApp(App[None]):
@@ -74,17 +87,22 @@ class KvtApp(App[None]):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (28, "-tall")]
     TITLE = "kvt · Keras vs. TensorFlow"
     BINDINGS = [
+        # Shown only on the Compare tab (see check_action), and first there:
+        # at 80 columns the footer cuts off the last keys.
+        Binding("g", "run_compare", "Run queue"),
         Binding("t", "train", "Train"),
         Binding("s", "stop", "Stop"),
-        Binding("e", "export", "Export PNGs"),
+        Binding("e", "export", "Export"),  # PNGs; short so that 80 columns show every key
         Binding("r", "runs", "Runs"),
         Binding("m", "model", "Model"),
+        Binding("v", "compare", "Compare"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
         Binding("1", "show_tab('live')", "Live", show=False),
         Binding("2", "show_tab('report')", "Report", show=False),
         Binding("3", "model", "Model", show=False),
         Binding("4", "runs", "Runs", show=False),
+        Binding("5", "compare", "Compare", show=False),
         # Leave a text field, so that the one-letter keys above work again.
         Binding("escape", "leave_field", "Leave field", show=False),
     ]
@@ -102,11 +120,17 @@ class KvtApp(App[None]):
         self.runs_dir = runs_dir
         self.log_path = log_path or "(not logging: started without kvt-tui's main)"
         self.train_fn = train_fn
-        self.training = False
+        # resume(run_dir, listener, *, stop) -> TrainResult; kvt_models.training.resume by default.
+        self.resume_fn: TrainFn | None = None
+        self.training = False  # a run, a resumed run or a comparison queue is on the worker
+        self.comparing = False  # ... and it is a comparison queue
+        self.last_comparison: Comparison | None = None  # the last one shown, with its folder
+        self.last_comparison_folder: Path | None = None
         self.current_run: Path | None = None  # the live run, or the last one trained here
         self._stop: threading.Event | None = None
         self._quit_requested = False
         self._failure_reported = False
+        self._train_pending = False  # t was pressed before the UI was mounted
         # Held by the training worker while it builds its model (train() calls
         # keras.backend.clear_session()) and by the model view while it builds one.
         self._tf_lock = threading.Lock()
@@ -154,6 +178,10 @@ class KvtApp(App[None]):
         return self.main.query_one("#runs-view")  # type: ignore[return-value]
 
     @property
+    def compare_view(self) -> CompareView:
+        return self.main.query_one("#compare-view")  # type: ignore[return-value]
+
+    @property
     def progress(self) -> TrainingProgress:
         return self.main.query_one("#progress")  # type: ignore[return-value]
 
@@ -189,6 +217,7 @@ class KvtApp(App[None]):
 
     async def _build_ui(self) -> None:
         """Second phase of start-up: the form, the tabs and the progress strip."""
+        from .widgets.compare_view import CompareView
         from .widgets.config_form import ConfigForm
         from .widgets.curves import Curves
         from .widgets.metrics_table import MetricsTable
@@ -203,6 +232,7 @@ class KvtApp(App[None]):
             TabPane("Report 2", ReportView(id="report-view"), id="report"),
             TabPane("Model 3", ModelView(id="model-view"), id="model"),
             TabPane("Runs 4", RunsView(self.runs_dir, id="runs-view"), id="runs"),
+            TabPane("Compare 5", CompareView(id="compare-view"), id="compare"),
         ):
             tabs.compose_add_child(pane)  # what `with TabbedContent(): with TabPane(...)` does
         main = self.main.query_one("#main")
@@ -235,6 +265,8 @@ class KvtApp(App[None]):
         yield SystemCommand("Export PNGs", "Write curves.png and confusion.png into the run folder (e)", self.action_export)
         yield SystemCommand("Runs", "List past runs; Enter opens one (r)", self.action_runs)
         yield SystemCommand("Model", "Show the model's layers, TensorFlow ops marked (m)", self.action_model)
+        yield SystemCommand("Compare", "Pick variants and seeds for a seeded comparison (v)", self.action_compare)
+        yield SystemCommand("Run comparison", "Run the Compare tab's queue of variants x seeds (g)", self.action_run_compare)
         yield SystemCommand("Help", "Keys and notes (?)", self.action_help)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -242,14 +274,20 @@ class KvtApp(App[None]):
             # A modal screen (help, a question) owns the keyboard: hide the app's keys.
             if isinstance(self.screen, ModalScreen):
                 return False
-            # The first frame comes before the form and tabs: the keys show, dimmed.
+            # The first frame comes before the form and tabs: the keys show,
+            # dimmed; only t is taken, and runs once the form is there.
             if not self.ui_ready.is_set():
-                return None
+                return True if action == "train" else None
         # None: shown dimmed in the footer and not run.
         if action == "train" and self.training:
             return None
         if action == "stop" and not self.training:
             return None
+        if action == "run_compare":
+            # Only on the Compare tab of the main screen: elsewhere g means nothing.
+            if self.screen is not self.main or self.views.active != "compare":
+                return False
+            return None if self.training else True
         return True
 
     # -- small actions -----------------------------------------------------------
@@ -275,8 +313,13 @@ class KvtApp(App[None]):
         self.action_show_tab("model")
         self._describe_selected_model()
 
+    def action_compare(self) -> None:
+        self.action_show_tab("compare")
+        self.main.query_one("#compare-variants").focus()
+
     @on(TabbedContent.TabActivated, "#views")
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.refresh_bindings()  # g shows on the Compare tab only
         if event.pane.id == "model":
             self._describe_selected_model()
         elif event.pane.id == "runs":
@@ -284,37 +327,69 @@ class KvtApp(App[None]):
 
     # -- training ---------------------------------------------------------------
     def action_train(self) -> None:
+        if not self.ui_ready.is_set():
+            # t pressed during start-up, before the form exists: train as soon
+            # as it is mounted, on a worker that lasts until that run ends (so
+            # `await app.workers.wait_for_complete()` right after the key, as
+            # bench/endurance.py does, waits for the whole run).
+            if not self._train_pending:
+                self._train_pending = True
+                self.run_worker(self._train_when_ready(), group="startup", name="train when ready", exit_on_error=False)
+            return
+        self._train_from_form()
+
+    def _train_from_form(self) -> Worker[Any] | None:
+        """Start a run with the form's settings; None (and a notification) when it cannot start."""
         if self.training:
             self.notify("A run is already training: stop it first (s).", severity="warning")
-            return
+            return None
         self._to_main()
         form = self.form
         try:
             config = form.build_config()
         except KvtError as exc:
             self.notify(f"{exc}", title="Fix the settings first", severity="error")
-            return
-        self._start_training(config)
+            return None
+        return self._start_training(config)
 
-    def _start_training(self, config: RunConfig) -> None:
+    async def _train_when_ready(self) -> None:
+        await self.ui_ready.wait()
+        self._train_pending = False
+        worker = self._train_from_form()
+        if worker is None:
+            return
+        # The run's own end (or failure) is reported by _training_done; here
+        # we only wait for it, so a failed or cancelled run is not an error.
+        with contextlib.suppress(WorkerFailed, WorkerCancelled):
+            await worker.wait()
+
+    def _start_training(self, config: RunConfig) -> Worker[Any]:
+        self._begin("starting", f"{config.framework} + {config.activation} on {config.data}")
+        assert self._stop is not None
+        return self._train_worker(config, self._stop)
+
+    def _begin(self, stage: str, detail: str, *, comparing: bool = False) -> None:
+        """Common start of a run, a resumed run or a comparison: fresh live view, controls off."""
         self.training = True
+        self.comparing = comparing
         self._failure_reported = False
         self._stop = threading.Event()
         self.metrics.set_history([])
         self.curves.set_history([])
         self.report.show_placeholder("Training… the report appears here when the run ends.")
-        self.progress.set_stage("starting", f"{config.framework} + {config.activation} on {config.data}")
-        self.action_show_tab("live")
+        self.progress.set_stage(stage, detail)
+        if not comparing:
+            self.action_show_tab("live")
         self._sync_controls()
-        self._train_worker(config, self._stop)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="train", name="training")
-    def _train_worker(self, config: RunConfig, stop: threading.Event) -> Any:
-        """Runs on a worker thread: never touches a widget, only posts messages."""
-        train = self.train_fn
-        if train is None:
-            # Deferred: training reaches TensorFlow, ~5 s to import; never at start-up.
-            from kvt_models.training import train
+    def _with_listener(self, body: Callable[[Callable[[Event], None]], Any]) -> Any:
+        """Call ``body(listener)`` on the worker thread; the listener posts every event as a message.
+
+        While a model is being built the worker holds ``_tf_lock`` (the engine
+        calls ``keras.backend.clear_session()``, which must not run while the
+        model view builds one): taken before each model build (each queued
+        run of a comparison), released once that model exists.
+        """
         lock_held = self._tf_lock.acquire()
 
         def listener(event: Event) -> None:
@@ -323,21 +398,199 @@ class KvtApp(App[None]):
                 # The model is built: the model view may build one of its own again.
                 self._tf_lock.release()
                 lock_held = False
+            elif not lock_held and isinstance(event, QueueProgress) and not event.reused:
+                # The next run of a queue is about to build its model.
+                lock_held = self._tf_lock.acquire()
             self.post_message(message_for(event))
 
         try:
-            return train(config, listener, stop=stop, runs_dir=self.runs_dir)
+            return body(listener)
         finally:
             if lock_held:
                 self._tf_lock.release()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="train", name="training")
+    def _train_worker(self, config: RunConfig, stop: threading.Event) -> Any:
+        """Runs on a worker thread: never touches a widget, only posts messages."""
+        train = self.train_fn
+        if train is None:
+            # Deferred: training reaches TensorFlow, ~5 s to import; never at start-up.
+            from kvt_models.training import train
+        return self._with_listener(lambda listener: train(config, listener, stop=stop, runs_dir=self.runs_dir))
+
+    # -- resume -------------------------------------------------------------------
+    def resume_run(self, run_dir: Path) -> None:
+        """Continue ``run_dir`` from its last finished epoch (the runs view's and run screen's c)."""
+        from kvt_models.runs import read_run_info
+
+        from .widgets.runs_view import is_resumable
+
+        if self.training:
+            self.notify("A run is already training: stop it first (s), then resume.", severity="warning")
+            return
+        info = read_run_info(run_dir)
+        if info is None:
+            self.notify(f"{run_dir} is not a kvt run folder (no readable config.json).", title="Cannot resume", severity="error")
+            return
+        if not is_resumable(info):
+            self.notify(
+                f"{info.run_id} is {info.status} with {info.epochs_done}/{info.epochs_total} epochs: nothing to resume.",
+                title="Cannot resume", severity="warning",
+            )
+            return
+        self._to_main()
+        cfg = info.config
+        self._begin("resuming", f"{info.run_id} after epoch {info.epochs_done} of {info.epochs_total} "
+                    f"({cfg.get('framework', '?')} + {cfg.get('activation', '?')})")
+        assert self._stop is not None
+        self._resume_worker(run_dir, self._stop)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="train", name="resume")
+    def _resume_worker(self, run_dir: Path, stop: threading.Event) -> Any:
+        """Runs on a worker thread: never touches a widget, only posts messages."""
+        resume = self.resume_fn
+        if resume is None:
+            # Deferred: resuming reaches TensorFlow, ~5 s to import.
+            from kvt_models.training import resume
+        return self._with_listener(lambda listener: resume(run_dir, listener, stop=stop))
+
+    def on_runs_view_resume_run(self, message: RunsView.ResumeRun) -> None:
+        # A name-based handler (not @on): RunsView is imported after the first frame.
+        self.resume_run(message.path)
+
+    # -- comparisons -----------------------------------------------------------------
+    def action_run_compare(self) -> None:
+        if self.training:
+            self.notify("A run is training: stop it first (s), then run the comparison.", severity="warning")
+            return
+        self._to_main()
+        self.views.active = "compare"
+        try:
+            variants, seeds = self.compare_view.choice()
+            base = self.form.build_config()
+        except KvtError as exc:
+            self.notify(f"{exc}", title="Fix the comparison first", severity="error")
+            return
+        total = len(variants) * len(seeds)
+        names = ", ".join(f"{f}:{a}" for f, a in variants)
+        self._begin("comparing", f"{total} runs: {names} x seeds 1..{len(seeds)}", comparing=True)
+        self.compare_view.set_status(f"queued {total} runs: {names} x {len(seeds)} seeds")
+        self.compare_view.set_verdict("")
+        assert self._stop is not None
+        self._compare_worker(variants, seeds, base, self._stop)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="train", name="comparison")
+    def _compare_worker(
+        self, variants: list[tuple[str, str]], seeds: list[int], base: RunConfig, stop: threading.Event
+    ) -> None:
+        """Runs on a worker thread: trains what is missing, reuses the rest, posts the summary."""
+        # Deferred: a comparison trains (TensorFlow) and summarises (scipy, matplotlib).
+        from kvt_models.compare import run_comparison
+
+        result = self._with_listener(
+            lambda listener: run_comparison(variants, seeds, base, listener, stop=stop, runs_dir=self.runs_dir)
+        )
+        self.post_message(
+            CompareDone(result.comparison, result.folder, stopped=result.stopped,
+                        trained=result.trained, reused=result.reused)
+        )
+
+    @on(QueueMessage)
+    def _on_queue(self, message: QueueMessage) -> None:
+        from .widgets.compare_view import queue_text
+
+        event = message.event
+        text = queue_text(event)
+        self.compare_view.set_status(text)
+        if self._stop is not None and self._stop.is_set():
+            return  # keep "stopping…" on screen
+        self.progress.set_stage("comparing", text)
+        if not event.reused:
+            # A fresh run: the live table and curves follow it from its first epoch.
+            self.metrics.set_history([])
+            self.curves.set_history([])
+
+    def on_runs_view_compare_runs(self, message: RunsView.CompareRuns) -> None:
+        # A name-based handler (not @on): RunsView is imported after the first frame.
+        self.notify(f"Comparing {len(message.paths)} marked runs…")
+        self._compare_marked_worker(message.paths)
+
+    @work(thread=True, exit_on_error=False, group="compare-marked", name="compare marked runs")
+    def _compare_marked_worker(self, paths: list[Path]) -> None:
+        """Group marked runs by variant, summarise and write comparison.json + overlay.png."""
+        # Deferred: summarising imports scipy, writing the overlay matplotlib.
+        from kvt_models.compare import summarize, variant_name, write_comparison
+        from kvt_models.runs import read_run
+
+        from .widgets.compare_view import all_variants
+
+        groups: dict[str, list[Any]] = {}
+        seeds: set[int] = set()
+        settings: dict[str, Any] = {}
+        try:
+            for path in paths:
+                record = read_run(path)
+                if not record.history:
+                    # No finished epoch: no accuracy to compare.
+                    raise KvtError(f"run {record.run_id} has no finished epoch: unmark it, or resume it first (c)")
+                cfg = record.config
+                groups.setdefault(variant_name(cfg.get("framework", "?"), cfg.get("activation", "?")), []).append(record)
+                if isinstance(cfg.get("seed"), int):
+                    seeds.add(cfg["seed"])
+                for key, value in cfg.items():
+                    if key in ("framework", "activation", "seed"):
+                        continue
+                    # Settings that differ between the marked runs are listed, not hidden.
+                    known = settings.setdefault(key, [])
+                    if value not in known:
+                        known.append(value)
+            # The canonical variant order (keras before tensorflow, as in the
+            # Compare tab), not the runs list's, so pairs read "b - a" the same way.
+            order = {f"{f}:{a}": i for i, (f, a) in enumerate(all_variants())}
+            groups = dict(sorted(groups.items(), key=lambda item: order.get(item[0], len(order))))
+            flat = {k: (v[0] if len(v) == 1 else v) for k, v in settings.items()}
+            flat["seeds"] = sorted(seeds)
+            comparison = summarize(groups, flat)
+            folder, _ = write_comparison(comparison, self.runs_dir)
+        except KvtError as exc:
+            self.post_message(CompareDone(None, None, error=str(exc)))
+            return
+        self.post_message(CompareDone(comparison, folder, reused=len(paths)))
+
+    @on(CompareDone)
+    def _compare_done(self, message: CompareDone) -> None:
+        if message.error:
+            self.notify(message.error, title="Cannot compare", severity="error", timeout=10)
+            return
+        if message.comparison is None:
+            # Stopped (s) or a run did not finish: the finished runs are kept and reused next time.
+            text = (f"comparison stopped after {message.trained} trained and {message.reused} reused runs; "
+                    "press g again to go on (finished runs are reused)")
+            self.compare_view.set_status(text)
+            self.notify(text, title="Comparison stopped", severity="warning", timeout=10)
+            return
+        from .widgets.compare_screen import CompareScreen
+
+        self.last_comparison = message.comparison
+        self.last_comparison_folder = message.folder
+        done = f"comparison done: {message.trained} trained, {message.reused} reused"
+        self.compare_view.set_status(f"{done} · saved in {message.folder}")
+        if self.comparing:
+            self.progress.finished(f"{done} · {message.comparison.verdict}")
+        self.compare_view.set_verdict(message.comparison.verdict)
+        self.notify(f"comparison.json and overlay.png in {message.folder}", title="Comparison saved", timeout=10)
+        self._to_main()
+        self.push_screen(CompareScreen(message.comparison, message.folder))
 
     def action_stop(self) -> None:
         if not self.training or self._stop is None:
             return
         self._stop.set()
-        self.progress.set_stage(
-            "stopping", "at the next batch end; the partial run will be saved"
-        )
+        if self.comparing:
+            detail = "at the next batch end; the finished runs are kept, and g again goes on from there"
+        else:
+            detail = "at the next batch end; the partial run will be saved"
+        self.progress.set_stage("stopping", detail)
 
     @on(StageMessage)
     def _on_stage(self, message: StageMessage) -> None:
@@ -347,9 +600,17 @@ class KvtApp(App[None]):
 
     @on(StartedMessage)
     def _on_started(self, message: StartedMessage) -> None:
-        self.current_run = Path(message.event.run_dir)
-        self.sub_title = f"run {message.event.run_id}"
-        self.progress.started(message.event)
+        event = message.event
+        self.current_run = Path(event.run_dir)
+        self.sub_title = f"run {event.run_id}"
+        self.progress.started(event)
+        if event.initial_epoch > 0:
+            # A resumed run: show the epochs it already has, then the new ones append.
+            from kvt_models.runs import read_history
+
+            earlier = read_history(Path(event.run_dir))[: event.initial_epoch]
+            self.metrics.set_history(earlier)
+            self.curves.set_history(earlier)
 
     @on(BatchMessage)
     def _on_batch(self, message: BatchMessage) -> None:
@@ -371,6 +632,8 @@ class KvtApp(App[None]):
         summary = f"{event.status} after {event.epochs_done} epoch{'s' if event.epochs_done != 1 else ''}{acc_text}"
         self.report.show(event.report, event.confusion, event.class_names, f"{event.run_id}: {summary}")
         self.progress.finished(f"{summary} · saved in {event.run_dir}")
+        if self.comparing:
+            return  # one run of a queue: the comparison's end says it all
         self.notify(f"{summary}. Saved in {event.run_dir}", title=f"Run {event.status}")
         self.action_show_tab("report")
 
@@ -397,6 +660,7 @@ class KvtApp(App[None]):
 
     def _training_done(self, worker: Worker[Any], state: WorkerState) -> None:
         self.training = False
+        self.comparing = False
         if state == WorkerState.ERROR:
             error = worker.error
             if not isinstance(error, KvtError):
@@ -404,6 +668,8 @@ class KvtApp(App[None]):
             if not self._failure_reported:
                 self.notify(f"{error}", title="Training failed", severity="error", timeout=10)
                 self.progress.finished(f"training failed: {error}")
+            if worker.name == "comparison":
+                self.compare_view.set_status(f"comparison failed: {error}".splitlines()[0])
         self._sync_controls()
         if self.views.active == "runs":
             self.runs_view.reload()
@@ -419,6 +685,7 @@ class KvtApp(App[None]):
             widget.disabled = self.training
         self.main.query_one("#train-button", Button).disabled = self.training or not form.is_valid
         self.main.query_one("#stop-button", Button).disabled = not self.training
+        self.compare_view.set_running(self.training)
         self.refresh_bindings()
 
     def on_config_form_validity_changed(self) -> None:
@@ -432,6 +699,10 @@ class KvtApp(App[None]):
     @on(Button.Pressed, "#stop-button")
     def _stop_pressed(self) -> None:
         self.action_stop()
+
+    @on(Button.Pressed, "#compare-button")
+    def _compare_pressed(self) -> None:
+        self.action_run_compare()
 
     # -- quitting ----------------------------------------------------------------
     async def action_quit(self) -> None:

@@ -9,6 +9,7 @@ is ever touched from the worker thread.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
@@ -16,12 +17,16 @@ from kvt_models.events import (
     BatchEnded,
     EpochEnded,
     Event,
+    QueueProgress,
     StageChanged,
     TrainEnded,
     TrainFailed,
     TrainStarted,
 )
 from kvt_models.summary import ModelSummary
+
+if TYPE_CHECKING:
+    from kvt_models.compare import Comparison
 
 
 class StageMessage(Message):
@@ -98,6 +103,39 @@ class ExportDone(Message):
         self.error = error
 
 
+class QueueMessage(Message):
+    """A comparison moved to its next run (``event.reused``: a finished run stands in for it)."""
+
+    def __init__(self, event: QueueProgress) -> None:
+        super().__init__()
+        self.event = event
+
+
+class CompareDone(Message):
+    """A comparison is summarised (``comparison``), was stopped (``stopped``) or failed (``error``).
+
+    ``folder`` holds comparison.json and overlay.png when they were written.
+    """
+
+    def __init__(
+        self,
+        comparison: Comparison | None,
+        folder: Path | None,
+        *,
+        stopped: bool = False,
+        error: str = "",
+        trained: int = 0,
+        reused: int = 0,
+    ) -> None:
+        super().__init__()
+        self.comparison = comparison
+        self.folder = folder
+        self.stopped = stopped
+        self.error = error
+        self.trained = trained
+        self.reused = reused
+
+
 _WRAPPERS: dict[type, type[Message]] = {
     StageChanged: StageMessage,
     TrainStarted: StartedMessage,
@@ -105,6 +143,7 @@ _WRAPPERS: dict[type, type[Message]] = {
     EpochEnded: EpochMessage,
     TrainEnded: EndedMessage,
     TrainFailed: FailedMessage,
+    QueueProgress: QueueMessage,
 }
 
 

@@ -324,7 +324,8 @@ async def test_runs_view_lists_a_kvt_train_run(tmp_path: Path, capsys: Any) -> N
         view = app.query_one(RunsView)
         assert [(info.path, info.status, info.epochs_done) for info in view.runs] == [(run, "finished", 1)]
         table = app.query_one("#runs-table")
-        assert [str(c) for c in table.get_row_at(0)][:3] == ["finished", "keras + relu", "1/1"]
+        # The first column holds the comparison mark (space), empty here.
+        assert [str(c) for c in table.get_row_at(0)][:4] == ["", "finished", "keras + relu", "1/1"]
 
         await pilot.press("enter")  # open it
         await pilot.pause()
@@ -352,10 +353,11 @@ async def test_help_screen_and_command_palette_list_the_keys(tmp_path: Path, scr
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         footer = screen_text(app).splitlines()[-1]
-        for key in ("t Train", "s Stop", "e Export PNGs", "r Runs", "m Model", "? Help", "q Quit"):
+        for key in ("t Train", "s Stop", "e Export", "r Runs", "m Model", "v Compare", "? Help", "q Quit"):
             assert key in footer
+        assert "g Run queue" not in footer  # only on the Compare tab
         titles = {command.title for command in app.get_system_commands(app.screen)}
-        assert {"Train", "Stop training", "Export PNGs", "Runs", "Model", "Help"} <= titles
+        assert {"Train", "Stop training", "Export PNGs", "Runs", "Model", "Compare", "Run comparison", "Help"} <= titles
 
         await pilot.press("escape", "question_mark")
         assert isinstance(app.screen, HelpScreen)

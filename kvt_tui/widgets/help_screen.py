@@ -16,9 +16,13 @@ HELP_TEXT = """\
   s        stop gracefully: the run stops at the next batch, and the
            partial run is saved (it shows in the runs view)
   e        export curves.png + confusion.png into the run folder
-  r        runs view (Enter opens a run; Escape comes back)
+  r        runs view: Enter opens a run (Escape comes back); c resumes
+           a stopped, failed or killed run from its last finished epoch;
+           space marks runs, x compares the marked ones
   m        model view: the layers, TensorFlow ops marked ◆
-  1 2 3 4  live, report, model and runs tabs
+  v        compare view: pick variants and seeds; g runs the queue
+           (s stops it; finished runs are reused next time)
+  1 … 5    live, report, model, runs and compare tabs
   Tab      next field; Escape leaves a text field so keys work again
   ctrl+p   command palette
   ?        this help

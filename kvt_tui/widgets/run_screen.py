@@ -3,7 +3,8 @@
 It uses the same widgets as the live view, fed from
 :func:`kvt_models.runs.read_run`, so a run watched live and the same run
 reopened later look the same. It is a screen of its own, so opening an old
-run never disturbs a training that is running on the main screen.
+run never disturbs a training that is running on the main screen. A run
+that ended early with epochs left can be resumed from here (``c``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from kvt_models.runs import RunRecord
 from .curves import Curves
 from .metrics_table import MetricsTable
 from .report import ReportView
+from .runs_view import is_resumable
 
 
 def run_title(record: RunRecord) -> str:
@@ -30,11 +32,12 @@ def run_title(record: RunRecord) -> str:
 
 
 class RunScreen(Screen[None]):
-    """One run, read-only. Escape goes back; e re-exports its PNGs."""
+    """One run, read-only. Escape goes back; e re-exports its PNGs; c resumes it."""
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("e", "export", "Export PNGs"),
+        Binding("c", "resume", "Resume"),
         Binding("1", "show_tab('run-metrics')", "Metrics", show=False),
         Binding("2", "show_tab('run-report')", "Report", show=False),
     ]
@@ -71,3 +74,12 @@ class RunScreen(Screen[None]):
 
     def action_export(self) -> None:
         self.app.export_pngs(self.record.path)  # type: ignore[attr-defined]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "resume":
+            # Hidden for finished runs: there is nothing to continue.
+            return is_resumable(self.record)
+        return True
+
+    def action_resume(self) -> None:
+        self.app.resume_run(self.record.path)  # type: ignore[attr-defined]

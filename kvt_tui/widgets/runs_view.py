@@ -1,8 +1,13 @@
 """The runs view: past runs in the runs dir, newest first.
 
 It reads the same store ``kvt-train`` writes, so headless runs show up too.
-Enter on a row posts :class:`RunsView.OpenRun`; the app then shows that run's
-table, curves and report on a screen of its own.
+
+- Enter on a row posts :class:`RunsView.OpenRun`; the app then shows that
+  run's table, curves and report on a screen of its own.
+- ``c`` on a stopped, failed or killed run that has epochs left posts
+  :class:`RunsView.ResumeRun`.
+- Space marks runs; ``x`` posts :class:`RunsView.CompareRuns` with the marked
+  ones, which the app summarises as a comparison.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from pathlib import Path
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
@@ -19,10 +25,26 @@ from textual.widgets import DataTable, Static
 from kvt_models.runs import RunInfo, RunStore
 
 STATUS_STYLE = {"finished": "green", "stopped": "yellow", "failed": "red", "running": "cyan"}
+# What a resumable run may read as: a folder left by kill -9 reads "stopped"
+# (with a "killed or crashed" message); "killed" is accepted should the store
+# ever name it so.
+RESUMABLE_STATUSES = frozenset({"stopped", "failed", "killed"})
+MARK = "●"
+
+
+def is_resumable(info: RunInfo) -> bool:
+    """A run that ended early (stopped, failed, killed) with epochs still to train."""
+    return info.status in RESUMABLE_STATUSES and info.epochs_done < info.epochs_total
 
 
 class RunsView(Vertical):
-    """A DataTable of runs: status, framework + activation, epochs done/total, val acc."""
+    """A DataTable of runs: mark, status, framework + activation, epochs done/total, val acc."""
+
+    BINDINGS = [
+        Binding("c", "resume", "Resume"),
+        Binding("space", "toggle_mark", "Mark"),
+        Binding("x", "compare_marked", "Compare marked"),
+    ]
 
     class OpenRun(Message):
         """The user chose a run to open."""
@@ -31,14 +53,30 @@ class RunsView(Vertical):
             super().__init__()
             self.path = path
 
+    class ResumeRun(Message):
+        """The user asked to continue a run from its last finished epoch."""
+
+        def __init__(self, path: Path) -> None:
+            super().__init__()
+            self.path = path
+
+    class CompareRuns(Message):
+        """The user asked to compare the marked runs (two or more)."""
+
+        def __init__(self, paths: list[Path]) -> None:
+            super().__init__()
+            self.paths = paths
+
     def __init__(self, runs_dir: Path, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.runs_dir = runs_dir
         self.runs: list[RunInfo] = []
+        self.marked: set[Path] = set()
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-summary", markup=False)
         table: DataTable = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        table.add_column(" ", key="mark")
         table.add_column("status", key="status")
         table.add_column("model", key="model")
         table.add_column("epochs", key="epochs")
@@ -46,15 +84,23 @@ class RunsView(Vertical):
         table.add_column("run", key="run")
         yield table
 
+    @property
+    def table(self) -> DataTable:
+        return self.query_one("#runs-table", DataTable)
+
     def reload(self) -> None:
         """Read the runs dir again (cheap: a few small files per run)."""
+        table = self.table
+        cursor = table.cursor_row
         self.runs = RunStore(self.runs_dir).list_runs()
-        table = self.query_one(DataTable)
+        # Marks survive a reload, except for runs that are gone.
+        self.marked &= {info.path for info in self.runs}
         table.clear()
         for info in self.runs:
             cfg = info.config
             val_acc = info.last.get("val_accuracy")
             table.add_row(
+                MARK if info.path in self.marked else "",
                 Text(info.status, style=STATUS_STYLE.get(info.status, "")),
                 f"{cfg.get('framework', '?')} + {cfg.get('activation', '?')}",
                 f"{info.epochs_done}/{info.epochs_total}",
@@ -62,11 +108,62 @@ class RunsView(Vertical):
                 info.run_id,
                 key=str(info.path),
             )
+        if self.runs:
+            table.move_cursor(row=min(max(cursor, 0), len(self.runs) - 1))
+        self._update_summary()
+        self.refresh_bindings()
+
+    def _update_summary(self) -> None:
         count = len(self.runs)
-        self.query_one("#runs-summary", Static).update(
-            f"{count} run{'s' if count != 1 else ''} in {self.runs_dir}"
-            + (" · Enter opens one" if count else " · train one with t, or run kvt-train")
-        )
+        text = f"{count} run{'s' if count != 1 else ''} in {self.runs_dir}"
+        if not count:
+            text += " · train one with t, or run kvt-train"
+        elif self.marked:
+            text += f" · {len(self.marked)} marked (x compares them)"
+        else:
+            text += " · Enter opens one · space marks"
+        self.query_one("#runs-summary", Static).update(text)
+
+    def highlighted(self) -> RunInfo | None:
+        """The run under the cursor, if any."""
+        row = self.table.cursor_row
+        return self.runs[row] if 0 <= row < len(self.runs) else None
+
+    # -- keys ---------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # None: shown dimmed in the footer (the key exists, not for this row).
+        if action == "resume":
+            info = self.highlighted()
+            return True if info is not None and is_resumable(info) else None
+        if action == "compare_marked":
+            return True if len(self.marked) >= 2 else None
+        return True
+
+    def action_resume(self) -> None:
+        info = self.highlighted()
+        if info is not None and is_resumable(info):
+            self.post_message(self.ResumeRun(info.path))
+
+    def action_toggle_mark(self) -> None:
+        info = self.highlighted()
+        if info is None:
+            return
+        self.marked ^= {info.path}
+        self.table.update_cell(str(info.path), "mark", MARK if info.path in self.marked else "")
+        self._update_summary()
+        self.refresh_bindings()
+
+    def action_compare_marked(self) -> None:
+        # In the table's order (newest first), so the same marks give the same comparison.
+        paths = [info.path for info in self.runs if info.path in self.marked]
+        if len(paths) < 2:
+            self.app.notify("Mark two runs or more with space, then press x.", severity="warning")
+            return
+        self.post_message(self.CompareRuns(paths))
+
+    @on(DataTable.RowHighlighted, "#runs-table")
+    def _row_highlighted(self) -> None:
+        self.refresh_bindings()  # Resume depends on the row
 
     @on(DataTable.RowSelected, "#runs-table")
     def _row_selected(self, event: DataTable.RowSelected) -> None:

@@ -1,0 +1,84 @@
+"""Mean test-accuracy curves of a comparison, one line per variant, drawn with plotext.
+
+Like :class:`~kvt_tui.widgets.curves.Curves`, each widget owns its own
+plotext figure (plotext's module-level figure is a global shared by every
+caller), and the drawing is cached per size.
+"""
+
+from __future__ import annotations
+
+from rich.console import RenderableType
+from rich.text import Text
+from textual.widget import Widget
+
+from .curves import _new_figure
+
+# The colour sequence of plotext's "simple" theme (the i-th line drawn gets the
+# i-th colour; plotext 6 signals take no colour of their own), all in the
+# 16-colour palette so the lines read the same in a basic terminal. The
+# legend line uses the same sequence.
+VARIANT_COLOURS = (12, 10, 9, 14, 13, 11, 0, 15, 8, 7)
+
+
+class CompareCurves(Widget):
+    """Mean val_accuracy per epoch, one line per variant, with a legend line above."""
+
+    def __init__(self, curves: dict[str, list[float]] | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        # variant -> mean val_accuracy per epoch (epoch 1 first)
+        self.curves: dict[str, list[float]] = dict(curves or {})
+        self._figure: object = None
+        self._cache: tuple[tuple[int, int], Text] | None = None
+
+    def set_curves(self, curves: dict[str, list[float]]) -> None:
+        self.curves = {name: list(values) for name, values in curves.items()}
+        self._cache = None
+        self.refresh()
+
+    def render(self) -> RenderableType:
+        width, height = self.content_size
+        if not any(self.curves.values()):
+            return Text("No finished epoch to draw.", style="dim")
+        if width < 24 or height < 5:
+            return Text("(too small for curves: make the window bigger)", style="dim")
+        key = (width, height)
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, self.plot_text(width, height))
+        return self._cache[1]
+
+    def plot_text(self, width: int, height: int) -> Text:
+        """The legend line plus the plot, ``width`` x ``height`` cells, as Rich Text."""
+        parts: list[str | tuple[str, str]] = [("mean test accuracy: ", "dim")]
+        for index, (name, values) in enumerate(self._drawn().items()):
+            colour = VARIANT_COLOURS[index % len(VARIANT_COLOURS)]
+            last = f" {values[-1]:.3f}"
+            parts += [(f"━━ {name}{last}", f"color({colour})"), "  "]
+        legend = Text.assemble(*parts, no_wrap=True)
+        legend.truncate(width, overflow="ellipsis")
+        return Text("\n").join([legend, Text.from_ansi(self._build(width, height - 1), no_wrap=True)])
+
+    def _drawn(self) -> dict[str, list[float]]:
+        # Variants without a finished epoch draw nothing and take no colour,
+        # so the i-th legend entry and the i-th line share a colour.
+        return {name: values for name, values in self.curves.items() if values}
+
+    def _build(self, width: int, height: int) -> str:
+        if self._figure is None:
+            self._figure = _new_figure()
+        fig = self._figure
+        fig.clear()
+        fig.plot_size(width, height)
+        panel = fig  # one plot: the figure itself (subplots(1, 1) makes no panel)
+        panel.theme("simple")  # no background colour: the terminal's own shows through
+        longest = 0
+        for values in self._drawn().values():
+            epochs = list(range(1, len(values) + 1))
+            longest = max(longest, len(values))
+            signal = panel.signal(epochs, [float(v) for v in values])
+            signal.lines()
+            panel.draw(signal)
+        if 0 < longest <= 12:
+            # Whole epochs only; plotext would otherwise label 1.5, 2.5...
+            ticks = list(range(1, longest + 1))
+            panel.ruler("x").ticks(ticks, [str(e) for e in ticks])
+        return fig.build().string()

@@ -1,0 +1,88 @@
+"""A comparison's results: the verdict, the statistics tables and the overlaid mean curves.
+
+The same screen shows a comparison run from the Compare tab and one made
+from runs marked in the runs view. It only reads a
+:class:`kvt_models.compare.Comparison` (plain dataclasses, no Keras).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from kvt_models.compare import Comparison, PairSummary, Stat, VariantSummary
+
+from .compare_curves import CompareCurves
+
+VARIANT_COLUMNS = ("variant", "n", "final acc %", "best acc %", "s/epoch", "params")
+PAIR_COLUMNS = ("pair (b - a)", "diff pts", "95% CI pts", "Welch p")
+
+
+def mean_std(stat: Stat) -> str:
+    """``41.20 ± 1.35`` in accuracy points; ``± n/a`` for a single value, ``-`` for none."""
+    if math.isnan(stat.mean):
+        return "-"
+    std = "n/a" if math.isnan(stat.std) else f"{stat.std * 100:.2f}"
+    return f"{stat.mean * 100:.2f} ± {std}"
+
+
+def variant_row(v: VariantSummary) -> tuple[str, ...]:
+    seconds = "-" if math.isnan(v.seconds_per_epoch) else f"{v.seconds_per_epoch:.1f}"
+    return (v.variant, str(v.final_accuracy.n), mean_std(v.final_accuracy), mean_std(v.best_accuracy),
+            seconds, f"{v.params:,}")
+
+
+def pair_row(p: PairSummary) -> tuple[str, ...]:
+    ci = "n/a" if math.isnan(p.ci95[0]) else f"{p.ci95[0] * 100:+.2f} to {p.ci95[1] * 100:+.2f}"
+    pv = "n/a" if math.isnan(p.p_value) else f"{p.p_value:.3f}"
+    return (f"{p.b} - {p.a}", f"{p.diff * 100:+.2f}", ci, pv)
+
+
+class CompareScreen(Screen[None]):
+    """A comparison, read-only. Escape goes back."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+
+    def __init__(self, comparison: Comparison, folder: Path | None = None) -> None:
+        super().__init__()
+        self.comparison = comparison
+        self.folder = folder
+
+    def compose(self) -> ComposeResult:
+        comparison = self.comparison
+        seeds = comparison.settings.get("seeds") or []
+        yield Header()
+        yield Static(
+            f"Comparison · {len(comparison.variants)} variants · seeds {', '.join(map(str, seeds)) or '?'}"
+            f" · data {comparison.settings.get('data', '?')} · {comparison.settings.get('epochs', '?')} epochs",
+            id="compare-title",
+            markup=False,
+        )
+        yield Static(comparison.verdict, id="compare-result-verdict", markup=False)
+        with Vertical(id="compare-tables"):
+            yield DataTable(id="compare-stats", cursor_type="none", zebra_stripes=True)
+            yield DataTable(id="compare-pairs", cursor_type="none", zebra_stripes=True)
+        yield CompareCurves(
+            {v.variant: list(v.curves.get("val_accuracy_mean", [])) for v in comparison.variants},
+            id="compare-curves",
+        )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = str(self.folder) if self.folder else ""
+        stats = self.query_one("#compare-stats", DataTable)
+        stats.add_columns(*VARIANT_COLUMNS)
+        for v in self.comparison.variants:
+            stats.add_row(*variant_row(v), key=v.variant)
+        pairs = self.query_one("#compare-pairs", DataTable)
+        pairs.add_columns(*PAIR_COLUMNS)
+        for p in self.comparison.pairs:
+            pairs.add_row(*pair_row(p), key=f"{p.a}|{p.b}")
+        # One variant has no pairs: an empty table would only show its header.
+        pairs.display = bool(self.comparison.pairs)

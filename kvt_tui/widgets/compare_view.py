@@ -1,0 +1,120 @@
+"""The Compare tab: pick variants and a seed count, then run the queue (``g``).
+
+Every chosen ``framework:activation`` trains once per seed 1..K, with the
+data, recipe, epochs, batch, LR and limits of the configuration form. This
+widget only collects the choice and shows where the queue is ("run i of n");
+the app runs the queue on a worker and shows the results on a screen of
+their own (:class:`~kvt_tui.widgets.compare_screen.CompareScreen`).
+"""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Input, Label, SelectionList, Static
+
+from kvt_models.config import ACTIVATIONS, FRAMEWORKS, parse_int
+from kvt_models.errors import ConfigError, KvtError
+from kvt_models.events import QueueProgress
+
+DEFAULT_VARIANTS = (("keras", "relu"), ("tensorflow", "crelu"))
+DEFAULT_SEEDS = 3
+MAX_SEEDS = 100  # a sanity bound: 100 seeds x 10 variants is already 1,000 runs
+
+
+def all_variants() -> list[tuple[str, str]]:
+    """Every framework:activation pair, frameworks first."""
+    return [(framework, activation) for framework in FRAMEWORKS for activation in ACTIVATIONS]
+
+
+def parse_seed_count(text: str) -> int:
+    """The number of seeds (>= 1), or a one-line ConfigError."""
+    return parse_int("seeds", text, 1, MAX_SEEDS)
+
+
+def queue_text(event: QueueProgress) -> str:
+    """``run 3 of 4: tensorflow:crelu seed 1`` (plus `` (reused)`` when a finished run stands in)."""
+    text = f"run {event.index} of {event.total}: {event.variant} seed {event.seed}"
+    return text + " (reused)" if event.reused else text
+
+
+class CompareView(VerticalScroll, can_focus=False):
+    """Variant checkboxes, the seed count, the run button and the queue's status."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("Compare variants", classes="pane-title")
+        yield Static(
+            "Each variant trains once per seed 1..K, with the data, recipe, epochs, batch, LR and limits "
+            "on the left. Finished runs with the same settings are reused.",
+            id="compare-hint",
+            classes="hint",
+            markup=False,
+        )
+        yield SelectionList[str](
+            *(
+                (f"{framework}:{activation}", f"{framework}:{activation}", (framework, activation) in DEFAULT_VARIANTS)
+                for framework, activation in all_variants()
+            ),
+            id="compare-variants",
+        )
+        yield Horizontal(
+            Label("Seeds", classes="field-label"),
+            Input(value=str(DEFAULT_SEEDS), compact=True, id="compare-seeds"),
+            classes="field-row",
+            id="compare-seeds-row",
+        )
+        yield Static("", id="compare-seeds-error", classes="field-error", markup=False)
+        with Horizontal(id="compare-buttons"):
+            yield Button("Run comparison (g)", id="compare-button", variant="primary", compact=True)
+        yield Static("no comparison yet: pick variants, then g", id="compare-status", markup=False)
+        yield Static("", id="compare-verdict", markup=False)
+
+    # -- reading -------------------------------------------------------------
+    def variants(self) -> list[tuple[str, str]]:
+        """The checked variants, in the list's order (not the order they were ticked)."""
+        chosen = set(self.query_one("#compare-variants", SelectionList).selected)
+        return [v for v in all_variants() if f"{v[0]}:{v[1]}" in chosen]
+
+    def seed_count(self) -> int:
+        return parse_seed_count(self.query_one("#compare-seeds", Input).value)
+
+    def choice(self) -> tuple[list[tuple[str, str]], list[int]]:
+        """(variants, seeds 1..K), or a one-line KvtError saying what to fix."""
+        variants = self.variants()
+        if not variants:
+            raise ConfigError("pick at least one variant to compare (two or more to get a verdict)")
+        return variants, list(range(1, self.seed_count() + 1))
+
+    # -- feedback --------------------------------------------------------------
+    @on(Input.Changed, "#compare-seeds")
+    def _seeds_changed(self) -> None:
+        error = self.query_one("#compare-seeds-error", Static)
+        field = self.query_one("#compare-seeds", Input)
+        try:
+            self.seed_count()
+        except KvtError as exc:
+            error.update(str(exc))
+            error.display = True
+            field.add_class("invalid")
+        else:
+            error.update("")
+            error.display = False
+            field.remove_class("invalid")
+
+    @on(Input.Submitted, "#compare-seeds")
+    def _seeds_submitted(self, event: Input.Submitted) -> None:
+        # Enter moves on like Tab (as in the form); starting a queue is always an explicit g.
+        event.stop()
+        self.screen.focus_next()
+
+    def set_status(self, text: str) -> None:
+        self.query_one("#compare-status", Static).update(text)
+
+    def set_verdict(self, text: str) -> None:
+        self.query_one("#compare-verdict", Static).update(text)
+
+    def set_running(self, running: bool) -> None:
+        """While a queue (or any run) trains, the choice is frozen."""
+        for widget in self.query("SelectionList, Input, Button"):
+            widget.disabled = running

@@ -1,0 +1,317 @@
+"""Pilot-driven tests of resume (runs view) and of comparisons (Compare tab, marked runs).
+
+Trainings are tiny (the bundled sample cut to a few dozen images, one or two
+epochs). The tests wait on workers, never on sleeps.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from textual.widgets import DataTable, Static
+
+import kvt_models.compare as compare_module
+from kvt_models.config import RunConfig
+from kvt_models.events import EpochEnded, Event, QueueProgress
+from kvt_models.runs import read_history, read_run
+from kvt_tui.__main__ import create_app
+from kvt_tui.widgets.compare_screen import CompareScreen
+from kvt_tui.widgets.compare_view import CompareView, queue_text
+from kvt_tui.widgets.metrics_table import MetricsTable
+from kvt_tui.widgets.run_screen import RunScreen
+from kvt_tui.widgets.runs_view import RunsView
+
+from test_tui import SIZE, notifications, ready, type_into
+
+TINY = {"train_limit": 64, "test_limit": 40}
+
+
+def make_stopped_run(runs_dir: Path) -> Path:
+    """A real 2-epoch run stopped right after its first epoch: status stopped, 1/2 epochs, a checkpoint."""
+    from kvt_models.training import train
+
+    stop = threading.Event()
+
+    def listener(event: Event) -> None:
+        if isinstance(event, EpochEnded):
+            stop.set()
+
+    config = RunConfig(framework="keras", activation="relu", data="sample", epochs=2, seed=5, **TINY)
+    result = train(config, listener, stop=stop, runs_dir=runs_dir)
+    assert result.status == "stopped" and len(result.history) == 1
+    return result.run_dir
+
+
+def write_finished_run(runs_dir: Path, name: str, framework: str, activation: str, seed: int, accs: list[float]) -> Path:
+    """A hand-made finished run folder (no training): config, status and history only."""
+    run = runs_dir / name
+    run.mkdir(parents=True)
+    config = {
+        "created": f"2024-01-01T12:00:0{seed}",
+        "config": {"framework": framework, "activation": activation, "data": "sample", "recipe": "seed-2018",
+                   "epochs": len(accs), "batch_size": 32, "lr": 0.01, "seed": seed, "train_limit": 64, "test_limit": 40},
+        "class_names": ["a", "b"],
+        "params": 1000,
+    }
+    (run / "config.json").write_text(json.dumps(config))
+    (run / "status.json").write_text(json.dumps({"status": "finished", "message": "", "pid": 1, "updated": 0}))
+    lines = ["epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds"]
+    lines += [f"{i},{2 - acc},{acc},{2.1 - acc},{acc},0.01,1.5" for i, acc in enumerate(accs, start=1)]
+    (run / "history.csv").write_text("\n".join(lines) + "\n")
+    return run
+
+
+def flat(text: str) -> str:
+    """Screen text with every run of whitespace (line ends and padding included) as one space."""
+    return " ".join(text.split())
+
+
+async def wait_all(app: Any, pilot: Any) -> None:
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    # A worker's last message (a comparison's result) may start another step: settle twice.
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+# -- resume ------------------------------------------------------------------------
+async def test_resume_a_stopped_run_from_the_runs_view(tmp_path: Path, screen_text: Callable[[Any], str]) -> None:
+    runs_dir = tmp_path / "runs"
+    run = make_stopped_run(runs_dir)
+    assert read_run(run).status == "stopped"
+
+    app = create_app(data="sample", runs_dir=runs_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("r")
+        await pilot.pause()
+        view = app.query_one(RunsView)
+        assert [(info.path, info.status, info.epochs_done) for info in view.runs] == [(run, "stopped", 1)]
+        assert "c Resume" in screen_text(app).splitlines()[-1]
+
+        await pilot.press("c")
+        assert app.training
+        await wait_all(app, pilot)
+        assert not app.training
+
+        history = read_history(run)
+        assert [row["epoch"] for row in history] == [1, 2]
+        assert read_run(run).status == "finished"
+        # The live table shows the earlier epoch (prefilled from history.csv) and the new one.
+        assert [row["epoch"] for row in app.query_one(MetricsTable).history] == [1, 2]
+        assert app.current_run == run
+
+        # A finished run has nothing to resume: c is dimmed, and does nothing.
+        await pilot.press("r")
+        await pilot.pause()
+        assert app.query_one(RunsView).check_action("resume", ()) is None
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, RunScreen)
+        assert app.screen.check_action("resume", ()) is False
+
+
+async def test_resume_of_a_broken_run_is_a_notification(tmp_path: Path) -> None:
+    runs_dir = tmp_path / "runs"
+    run = write_finished_run(runs_dir, "broken", "keras", "relu", 1, [0.3, 0.4])
+    # Stopped after 2 of 3 epochs, but its checkpoint is gone: the engine refuses, the app stays up.
+    (run / "status.json").write_text(json.dumps({"status": "stopped", "message": "", "pid": 1, "updated": 0}))
+    config = json.loads((run / "config.json").read_text())
+    config["config"]["epochs"] = 3
+    (run / "config.json").write_text(json.dumps(config))
+
+    app = create_app(data="sample", runs_dir=runs_dir)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await ready(pilot)
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.press("c")
+        await wait_all(app, pilot)
+        assert app.is_running and not app.training
+        errors = [n for n in notifications(app) if n.severity == "error"]
+        assert len(errors) == 1 and "model.keras is missing" in errors[0].message
+        assert [row["epoch"] for row in read_history(run)] == [1, 2]  # untouched
+
+
+# -- compare ------------------------------------------------------------------------
+@pytest.fixture
+def queue_events(monkeypatch: pytest.MonkeyPatch) -> list[QueueProgress]:
+    """Every QueueProgress the app's comparison worker hears (the real engine underneath)."""
+    seen: list[QueueProgress] = []
+    real = compare_module.run_comparison
+
+    def spying(variants: Any, seeds: Any, base: Any, listener: Callable[[Event], None], **kwargs: Any) -> Any:
+        def spy(event: Event) -> None:
+            if isinstance(event, QueueProgress):
+                seen.append(event)
+            listener(event)
+
+        return real(variants, seeds, base, spy, **kwargs)
+
+    monkeypatch.setattr(compare_module, "run_comparison", spying)
+    return seen
+
+
+async def test_compare_two_variants_two_seeds_then_reuse(
+    tmp_path: Path, queue_events: list[QueueProgress], screen_text: Callable[[Any], str]
+) -> None:
+    runs_dir = tmp_path / "runs"
+    app = create_app(data="sample", runs_dir=runs_dir, epochs=1, **TINY)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await ready(pilot)
+        await pilot.press("v")
+        await pilot.pause()
+        assert app.query_one("#views").active == "compare"
+        view = app.query_one(CompareView)
+        assert view.variants() == [("keras", "relu"), ("tensorflow", "crelu")]
+        assert "g Run queue" in screen_text(app).splitlines()[-1]
+
+        # A bad seed count: explained under the field, and g refuses.
+        await type_into(pilot, "compare-seeds", "0")
+        error = app.query_one("#compare-seeds-error", Static)
+        assert error.display and "seeds must be between 1" in str(error.render())
+        await pilot.press("escape", "g")
+        await pilot.pause()
+        assert not app.training
+        assert any(n.severity == "error" and "seeds" in n.message for n in notifications(app))
+
+        await type_into(pilot, "compare-seeds", "2")
+        assert not error.display
+        await pilot.press("escape", "g")
+        assert app.training and app.comparing
+        await wait_all(app, pilot)
+        assert not app.training
+
+        assert [(e.index, e.total, e.variant, e.seed, e.reused) for e in queue_events] == [
+            (1, 4, "keras:relu", 1, False), (2, 4, "keras:relu", 2, False),
+            (3, 4, "tensorflow:crelu", 1, False), (4, 4, "tensorflow:crelu", 2, False),
+        ]
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        stats = screen.query_one("#compare-stats", DataTable)
+        rows = [[str(c) for c in stats.get_row_at(i)] for i in range(stats.row_count)]
+        assert [(r[0], r[1]) for r in rows] == [("keras:relu", "2"), ("tensorflow:crelu", "2")]
+        assert all("±" in r[2] for r in rows)
+        assert screen.query_one("#compare-pairs", DataTable).row_count == 1
+        verdict = screen.comparison.verdict
+        assert verdict and verdict[:40] in flat(screen_text(app))
+        folder = app.last_comparison_folder
+        assert folder is not None and (folder / "comparison.json").is_file() and (folder / "overlay.png").is_file()
+        assert any(str(folder) in n.message for n in notifications(app))
+
+        # Again, same settings: all four runs are reused, nothing trains.
+        queue_events.clear()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.query_one("#views").active == "compare"
+        await pilot.press("g")
+        await wait_all(app, pilot)
+        assert [e.reused for e in queue_events] == [True] * 4
+        assert isinstance(app.screen, CompareScreen)
+        assert len([p for p in runs_dir.iterdir() if p.is_dir() and p.name != "comparisons"]) == 4
+        assert "0 trained, 4 reused" in str(app.query_one("#compare-status", Static).render())
+        assert "0 trained, 4 reused" in str(app.query_one("#progress-status", Static).render())
+        assert queue_text(queue_events[-1]) == "run 4 of 4: tensorflow:crelu seed 2 (reused)"
+
+
+async def test_compare_marked_runs_from_the_runs_view(tmp_path: Path, screen_text: Callable[[Any], str]) -> None:
+    runs_dir = tmp_path / "runs"
+    write_finished_run(runs_dir, "run-relu", "keras", "relu", 1, [0.30, 0.42])
+    write_finished_run(runs_dir, "run-crelu", "tensorflow", "crelu", 2, [0.32, 0.45])
+    write_finished_run(runs_dir, "run-other", "keras", "elu", 3, [0.2, 0.25])
+
+    app = create_app(data="sample", runs_dir=runs_dir)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await ready(pilot)
+        await pilot.press("r")
+        await pilot.pause()
+        view = app.query_one(RunsView)
+        assert [info.run_id for info in view.runs] == ["run-other", "run-crelu", "run-relu"]
+        assert view.check_action("compare_marked", ()) is None  # nothing marked yet
+
+        await pilot.press("down", "space", "down", "space")
+        await pilot.pause()
+        assert view.marked == {runs_dir / "run-crelu", runs_dir / "run-relu"}
+        assert "2 marked" in screen_text(app)
+        await pilot.press("x")
+        await wait_all(app, pilot)
+
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        stats = screen.query_one("#compare-stats", DataTable)
+        rows = [[str(c) for c in stats.get_row_at(i)] for i in range(stats.row_count)]
+        assert [(r[0], r[1], r[2]) for r in rows] == [
+            ("keras:relu", "1", "42.00 ± n/a"), ("tensorflow:crelu", "1", "45.00 ± n/a"),
+        ]
+        assert "one seed each" in screen.comparison.verdict
+        assert "one seed each" in flat(screen_text(app))
+        assert app.last_comparison_folder is not None
+        assert (app.last_comparison_folder / "comparison.json").is_file()
+
+
+async def test_s_stops_a_comparison_queue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    import kvt_models.training as training_module
+    from kvt_models.events import BatchEnded, TrainEnded, TrainStarted
+
+    runs_dir = tmp_path / "runs"
+    started = threading.Event()
+    calls: list[int] = []
+
+    def fake_train(config: RunConfig, listener: Callable[[Event], None], *, stop: threading.Event, **_: Any) -> Any:
+        """Stands in for train(): batches until stopped, then ends "stopped" (nothing on disk)."""
+        calls.append(config.seed or 0)
+        listener(TrainStarted("fake", str(runs_dir / "fake"), config.framework, config.activation, 1, 10, 32, 320, 40, 1000, ["a", "b"]))
+        started.set()
+        step = 0
+        while not stop.wait(0.05):
+            step = step % 10 + 1
+            listener(BatchEnded(1, step, 10, {"loss": 1.0}, 640.0, step * 0.05))
+        listener(TrainEnded("fake", str(runs_dir / "fake"), "stopped", 0))
+        return SimpleNamespace(status="stopped", run_dir=runs_dir / "fake")
+
+    # run_comparison imports train from kvt_models.training when it runs.
+    monkeypatch.setattr(training_module, "train", fake_train)
+    app = create_app(data="sample", runs_dir=runs_dir, epochs=1, **TINY)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await ready(pilot)
+        await pilot.press("v", "g")
+        assert await asyncio.to_thread(started.wait, 60)
+        await pilot.pause()
+        assert app.training and app.comparing
+        assert "run 1 of 6: keras:relu seed 1" in str(app.query_one("#compare-status", Static).render())
+        await pilot.press("s")
+        await wait_all(app, pilot)
+        assert not app.training and app.is_running
+        assert calls == [1]  # the queue went no further than the run it was in
+        assert "comparison stopped" in str(app.query_one("#compare-status", Static).render())
+        assert any(n.title == "Comparison stopped" for n in notifications(app))
+        assert not isinstance(app.screen, CompareScreen)
+
+
+async def test_t_pressed_at_start_up_trains_once_and_the_workers_cover_it(tmp_path: Path) -> None:
+    """bench/endurance.py presses t at once and then waits for the workers: that must be one whole run."""
+    from kvt_models.events import TrainEnded, TrainStarted
+
+    runs_dir = tmp_path / "runs"
+    calls: list[RunConfig] = []
+
+    def quick_train(config: RunConfig, listener: Callable[[Event], None], **_: Any) -> None:
+        calls.append(config)
+        listener(TrainStarted("quick", str(runs_dir / "quick"), config.framework, config.activation, 1, 1, 32, 200, 100, 1000, ["a", "b"]))
+        listener(TrainEnded("quick", str(runs_dir / "quick"), "finished", 1))
+
+    app = create_app(data="sample", runs_dir=runs_dir, epochs=1, train_limit=200, test_limit=100, train_fn=quick_train)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("t")  # no wait for the UI: it may not be mounted yet
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert len(calls) == 1 and not app.training
+        assert (calls[0].epochs, calls[0].train_limit, calls[0].test_limit) == (1, 200, 100)
