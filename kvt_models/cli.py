@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import Any, Callable, Sequence, TextIO
 
 from . import __version__
 from .config import ACTIVATIONS, FRAMEWORKS, PRESETS, RunConfig, check_lr
@@ -236,6 +236,20 @@ def _say(stream: TextIO, text: str) -> None:
         pass
 
 
+def _guarded(err: TextIO, job: Callable[[], Any]) -> tuple[Any, int]:
+    """Run ``job``; a user's mistake or a diverged run becomes one line and an exit code."""
+    from .training import TrainingDiverged
+
+    try:
+        return job(), EXIT_OK
+    except TrainingDiverged as exc:
+        _say(err, f"kvt-train: error: {exc}")
+        return None, EXIT_CRASH
+    except KvtError as exc:
+        _say(err, f"kvt-train: error: {exc}")
+        return None, EXIT_USAGE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["compare"]:
@@ -249,23 +263,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
     from .runs import CURVES_FILE
-    from .training import TrainingDiverged, resume, train
+    from .training import resume, train
 
     printer = ConsolePrinter(out, err)
     stop = threading.Event()
     started = time.perf_counter()
     with _SignalStop(stop, err) as signals:
-        try:
-            if args.resume:
-                result = resume(Path(args.resume).expanduser(), printer, stop=stop)
-            else:
-                result = train(config, printer, stop=stop, runs_dir=args.runs_dir)
-        except TrainingDiverged as exc:
-            print(f"kvt-train: error: {exc}", file=err)
-            return EXIT_CRASH
-        except KvtError as exc:
-            print(f"kvt-train: error: {exc}", file=err)
-            return EXIT_USAGE
+        if args.resume:
+            result, code = _guarded(err, lambda: resume(Path(args.resume).expanduser(), printer, stop=stop))
+        else:
+            result, code = _guarded(err, lambda: train(config, printer, stop=stop, runs_dir=args.runs_dir))
+    if result is None:
+        return code
 
     if args.plot and (result.run_dir / CURVES_FILE).exists():
         try:
@@ -313,18 +322,13 @@ def compare_main(argv: Sequence[str]) -> int:
     except KvtError as exc:
         print(f"kvt-train: error: {exc}", file=err)
         return EXIT_USAGE
-    from .training import TrainingDiverged
-
     stop = threading.Event()
     with _SignalStop(stop, err) as signals:
-        try:
-            result = run_comparison(variants, seeds, base, ComparePrinter(out, err), stop=stop, runs_dir=args.runs_dir)
-        except TrainingDiverged as exc:
-            print(f"kvt-train: error: {exc}", file=err)
-            return EXIT_CRASH
-        except KvtError as exc:
-            print(f"kvt-train: error: {exc}", file=err)
-            return EXIT_USAGE
+        result, code = _guarded(
+            err, lambda: run_comparison(variants, seeds, base, ComparePrinter(out, err), stop=stop, runs_dir=args.runs_dir)
+        )
+    if result is None:
+        return code
     if result.stopped or result.comparison is None:
         _say(out, f"[INFO] comparison stopped: {result.trained} run(s) trained and kept, {result.reused} reused; "
                   "run the same command again to continue")
