@@ -36,7 +36,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from kvt_models.config import RunConfig
 from kvt_models.errors import KvtError
-from kvt_models.events import Event, QueueProgress, TrainFailed, TrainStarted
+from kvt_models.events import Event, TrainFailed
 
 from .messages import (
     BatchMessage,
@@ -131,9 +131,6 @@ class KvtApp(App[None]):
         self._quit_requested = False
         self._failure_reported = False
         self._train_pending = False  # t was pressed before the UI was mounted
-        # Held by the training worker while it builds its model (train() calls
-        # keras.backend.clear_session()) and by the model view while it builds one.
-        self._tf_lock = threading.Lock()
         self._models: dict[tuple[str, str], Any] = {}  # model view summaries, by (framework, activation)
         self._describing: tuple[str, str] | None = None
         # Set once the whole UI is mounted (it comes right after the first frame).
@@ -385,38 +382,39 @@ class KvtApp(App[None]):
     def _with_listener(self, body: Callable[[Callable[[Event], None]], Any]) -> Any:
         """Call ``body(listener)`` on the worker thread; the listener posts every event as a message.
 
-        While a model is being built the worker holds ``_tf_lock`` (the engine
-        calls ``keras.backend.clear_session()``, which must not run while the
-        model view builds one): taken before each model build (each queued
-        run of a comparison), released once that model exists.
+        ``post_message`` is thread-safe and never blocks, so training never waits
+        for the screen. (The engine itself serialises model building with the
+        model view through ``kvt_models.tfenv.MODEL_LOCK``.)
         """
-        lock_held = self._tf_lock.acquire()
+
+        failed = False
 
         def listener(event: Event) -> None:
-            nonlocal lock_held
-            if lock_held and isinstance(event, (TrainStarted, TrainFailed)):
-                # The model is built: the model view may build one of its own again.
-                self._tf_lock.release()
-                lock_held = False
-            elif not lock_held and isinstance(event, QueueProgress) and not event.reused:
-                # The next run of a queue is about to build its model.
-                lock_held = self._tf_lock.acquire()
+            nonlocal failed
+            failed = failed or isinstance(event, TrainFailed)
             self.post_message(message_for(event))
 
         try:
             return body(listener)
-        finally:
-            if lock_held:
-                self._tf_lock.release()
+        except KvtError as exc:
+            # A user's mistake is not a crashed worker: the engine's TrainFailed
+            # event has told the screen already (or this one does).
+            if not failed:
+                listener(TrainFailed(message=str(exc), user_error=True))
+            return None
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="train", name="training")
     def _train_worker(self, config: RunConfig, stop: threading.Event) -> Any:
         """Runs on a worker thread: never touches a widget, only posts messages."""
-        train = self.train_fn
-        if train is None:
-            # Deferred: training reaches TensorFlow, ~5 s to import; never at start-up.
-            from kvt_models.training import train
-        return self._with_listener(lambda listener: train(config, listener, stop=stop, runs_dir=self.runs_dir))
+        if self.train_fn is not None:
+            train = self.train_fn
+            return self._with_listener(lambda listener: train(config, listener, stop=stop, runs_dir=self.runs_dir))
+        # Each run trains in a child process: TensorFlow keeps memory from every
+        # fit, so twenty runs in one process would grow by ~500 MB. The app
+        # itself never imports TensorFlow for training.
+        from kvt_models.isolated import call_isolated
+
+        return self._with_listener(lambda listener: call_isolated("train", listener, stop, config, runs_dir=self.runs_dir))
 
     # -- resume -------------------------------------------------------------------
     def resume_run(self, run_dir: Path) -> None:
@@ -448,11 +446,12 @@ class KvtApp(App[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="train", name="resume")
     def _resume_worker(self, run_dir: Path, stop: threading.Event) -> Any:
         """Runs on a worker thread: never touches a widget, only posts messages."""
-        resume = self.resume_fn
-        if resume is None:
-            # Deferred: resuming reaches TensorFlow, ~5 s to import.
-            from kvt_models.training import resume
-        return self._with_listener(lambda listener: resume(run_dir, listener, stop=stop))
+        if self.resume_fn is not None:
+            resume = self.resume_fn
+            return self._with_listener(lambda listener: resume(run_dir, listener, stop=stop))
+        from kvt_models.isolated import call_isolated  # a child process, as for training
+
+        return self._with_listener(lambda listener: call_isolated("resume", listener, stop, run_dir))
 
     def on_runs_view_resume_run(self, message: RunsView.ResumeRun) -> None:
         # A name-based handler (not @on): RunsView is imported after the first frame.
@@ -490,6 +489,8 @@ class KvtApp(App[None]):
         result = self._with_listener(
             lambda listener: run_comparison(variants, seeds, base, listener, stop=stop, runs_dir=self.runs_dir)
         )
+        if result is None:
+            return  # a user's mistake, already on screen
         self.post_message(
             CompareDone(result.comparison, result.folder, stopped=result.stopped,
                         trained=result.trained, reused=result.reused)
@@ -792,14 +793,13 @@ class KvtApp(App[None]):
         # Deferred: describing the model builds it with Keras, importing TensorFlow (~5 s).
         from kvt_models.summary import describe_model
 
-        with self._tf_lock:
-            try:
-                summary = describe_model(framework, activation)
-            except Exception as exc:  # reported in the view (and logged): the app keeps running
-                if not isinstance(exc, KvtError):
-                    log.error("describing %s + %s failed", framework, activation, exc_info=exc)
-                self.post_message(ModelDescribed(framework, activation, None, f"{exc}".splitlines()[0] if f"{exc}" else type(exc).__name__))
-                return
+        try:
+            summary = describe_model(framework, activation)
+        except Exception as exc:  # reported in the view (and logged): the app keeps running
+            if not isinstance(exc, KvtError):
+                log.error("describing %s + %s failed", framework, activation, exc_info=exc)
+            self.post_message(ModelDescribed(framework, activation, None, f"{exc}".splitlines()[0] if f"{exc}" else type(exc).__name__))
+            return
         self.post_message(ModelDescribed(framework, activation, summary))
 
     @on(ModelDescribed)

@@ -58,19 +58,34 @@ def test_kill_9_during_epoch_3_of_4_then_resume_gives_epochs_1_to_4_once(tmp_pat
     assert json.loads((run_dir / "status.json").read_text())["status"] == "finished"
 
 
-def test_sigterm_stops_saves_and_exits_143(tmp_path):
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)])
+def test_a_signal_stops_saves_and_exits_128_plus_n(tmp_path, sig, code):
     runs = tmp_path / "runs"
-    proc = _start("--data", "sample", "--train-limit", "320", "--test-limit", "50", "--epochs", "50",
+    proc = _start("--data", "sample", "--train-limit", "160", "--test-limit", "50", "--epochs", "50",
                   "--batch-size", "16", "--seed", "5", "--runs-dir", str(runs))
     _wait_for(proc, "Epoch 1/50")
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     out, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 143, out
-    assert "got SIGTERM" in out
+    assert proc.returncode == code, out
+    assert f"got {signal.Signals(sig).name}: stopping at the next batch" in out and "Traceback" not in out
     (run_dir,) = runs.iterdir()
     run = read_run(run_dir)
     assert run.status == "stopped" and 1 <= run.epochs_done < 50
     assert (run_dir / "model.keras").exists() and run.report is not None
+
+
+def test_two_processes_sharing_a_runs_dir_do_not_clobber_each_other(tmp_path):
+    runs = tmp_path / "runs"
+    args = ("--data", "sample", "--train-limit", "64", "--test-limit", "20", "--epochs", "1", "--runs-dir", str(runs))
+    procs = [_start(*args, "--seed", str(seed)) for seed in (1, 2)]
+    for proc in procs:
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0, out
+    folders = sorted(runs.iterdir())
+    assert len(folders) == 2
+    seeds = sorted(json.loads((f / "config.json").read_text())["config"]["seed"] for f in folders)
+    assert seeds == [1, 2]
+    assert all(read_run(f).status == "finished" and read_run(f).epochs_done == 1 for f in folders)
 
 
 def test_resume_refuses_what_it_cannot_continue(tmp_path):

@@ -1,0 +1,153 @@
+"""Run training in a child process and relay its events: memory that cannot leak.
+
+TensorFlow and Keras keep memory from every ``model.fit`` in a process, and
+``keras.backend.clear_session()`` does not give it back (keras-team/keras
+#17458, tensorflow/tensorflow #61791; measured here: about +25 MB per short run,
++500 MB over twenty). A long-lived front end such as the app therefore runs
+each training in a fresh ``spawn``-ed interpreter: the events travel back over
+a pipe as the same plain dataclasses, the stop request travels down as a
+``multiprocessing.Event``, and when the child exits its memory is gone.
+
+A crash inside TensorFlow (a segfault, an out-of-memory kill) ends the child,
+not the app: it comes back as an error with the child's exit code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import signal
+import sys
+import threading
+from typing import Any, Iterator
+
+from .errors import KvtError
+from .events import Listener
+
+_TARGETS = ("train", "resume", "run_comparison")
+
+
+class ChildDied(RuntimeError):
+    """The training process ended without a result (killed, or crashed below Python)."""
+
+
+def call_isolated(target: str, listener: Listener, stop: threading.Event, /, *args: Any, **kwargs: Any) -> Any:
+    """Call ``kvt_models.training.train`` / ``resume`` or ``compare.run_comparison`` in a child process.
+
+    ``listener`` gets every event on the calling thread; ``stop`` is relayed to
+    the child. The child's return value comes back; a ``KvtError`` raised in
+    the child is raised here unchanged, anything else as a ``RuntimeError``.
+    """
+    if target not in _TARGETS:
+        raise ValueError(f"Unknown target. Received: target={target!r}")
+    ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked UI threads, no inherited TF state
+    receiver, sender = ctx.Pipe(duplex=False)
+    with _std_streams_on_fds():  # the Event's semaphore starts multiprocessing's resource tracker
+        child_stop = ctx.Event()
+        proc = ctx.Process(target=_child, args=(target, args, kwargs, sender, child_stop), name=f"kvt-{target}", daemon=True)
+        proc.start()
+    sender.close()  # only the child writes; EOF then means the child is gone
+    result: Any = None
+    error: BaseException | None = None
+    done = False
+    try:
+        while True:
+            if stop.is_set() and not child_stop.is_set():
+                child_stop.set()
+            if not receiver.poll(0.1):
+                continue
+            try:
+                kind, payload = receiver.recv()
+            except EOFError:
+                break
+            if kind == "event":
+                listener(payload)
+            elif kind == "result":
+                result, done = payload, True
+            elif kind == "error":
+                error, done = payload, True
+    finally:
+        if not done:
+            child_stop.set()
+        proc.join(timeout=60)
+        if proc.is_alive():  # pragma: no cover - a child that ignores its stop request
+            proc.kill()
+            proc.join()
+        receiver.close()
+    if error is not None:
+        raise error
+    if not done:
+        raise ChildDied(f"the training process ended without a result (exit code {proc.exitcode}); see the log")
+    return result
+
+
+@contextlib.contextmanager
+def _std_streams_on_fds() -> Iterator[None]:
+    """Let multiprocessing see real file descriptors while it starts a child.
+
+    It hands ``sys.stderr.fileno()`` to its helper processes; a Textual app
+    replaces ``sys.stdout``/``sys.stderr`` with capture objects whose
+    ``fileno()`` is -1, and the start then fails with "bad value(s) in
+    fds_to_keep". Plain streams on fds 1 and 2 (the log file, in the app) fix
+    that for the moment of the start.
+    """
+    saved = sys.stdout, sys.stderr
+    out = open(1, "w", closefd=False)
+    err = open(2, "w", closefd=False)
+    sys.stdout, sys.stderr = out, err
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+        for stream in (out, err):
+            try:
+                stream.flush()
+            except OSError:
+                pass  # nothing was written through them; a closed fd is no loss
+
+
+def _child(target: str, args: tuple, kwargs: dict, conn: Any, stop_flag: Any) -> None:
+    stop = threading.Event()
+    # Ctrl-C in the terminal reaches the whole process group: the parent decides.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A hangup (the SSH session dropped) or a TERM aimed at the group: stop at
+    # the next batch and save, as the parent would ask anyway.
+    for name in ("SIGHUP", "SIGTERM"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), lambda signum, frame: stop.set())
+
+    def send(event: Any) -> None:
+        try:
+            conn.send(("event", event))
+        except OSError:
+            # The parent is gone (killed): nobody is listening, so stop and save.
+            stop.set()
+
+    def relay_stop() -> None:
+        stop_flag.wait()
+        stop.set()
+
+    threading.Thread(target=relay_stop, name="stop-relay", daemon=True).start()
+    if target == "run_comparison":
+        from .compare import run_comparison as fn
+    else:
+        from . import training
+
+        fn = getattr(training, target)
+    try:
+        result = fn(*args, listener=send, stop=stop, **kwargs)
+    except KvtError as exc:
+        _reply(conn, ("error", exc))
+    except BaseException as exc:  # noqa: BLE001 - everything else is reported to the parent, one line
+        _reply(conn, ("error", RuntimeError(f"{type(exc).__name__}: {exc}".splitlines()[0])))
+    else:
+        _reply(conn, ("result", result))
+    finally:
+        conn.close()
+
+
+def _reply(conn: Any, message: tuple) -> None:
+    try:
+        conn.send(message)
+    except OSError:
+        pass  # the parent is gone; the run folder on disk already says how it ended
