@@ -180,7 +180,6 @@ async def test_stop_mid_run_keeps_a_partial_run(tmp_path: Path) -> None:
         # Waits on the engine's own event, in a thread, so the app keeps running.
         assert await asyncio.to_thread(batch_seen.wait, TRAINING_TIMEOUT)
         await pilot.press("s")
-        assert app.query_one("#stop-button", Button).disabled is False
         await app.workers.wait_for_complete()
         await pilot.pause()
 
