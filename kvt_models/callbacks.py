@@ -48,14 +48,13 @@ class KvtCallback(keras.callbacks.Callback):
         *,
         stop: threading.Event | None = None,
         batch_interval: float = 0.2,
-        epochs: int,
     ):
         super().__init__()
         self.listener = listener
         self.started = started
         self.stop = stop or threading.Event()
         self.batch_interval = batch_interval
-        self.epochs = epochs
+        self.epochs = started.epochs
         self.steps = started.steps_per_epoch
         self.batch_size = started.batch_size
         self.stopped_early = False

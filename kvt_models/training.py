@@ -228,7 +228,7 @@ def _run(
             class_names=list(data.class_names),
             initial_epoch=initial_epoch,
         )
-        callback = KvtCallback(record, started, stop=stop, batch_interval=batch_interval, epochs=cfg.epochs)
+        callback = KvtCallback(record, started, stop=stop, batch_interval=batch_interval)
         fit_start = time.perf_counter()
         # shuffle=False: the tf.data pipeline already reshuffles every epoch.
         model.fit(train_ds, validation_data=test_ds, epochs=cfg.epochs, initial_epoch=initial_epoch,

@@ -11,7 +11,7 @@ from rich.console import RenderableType
 from rich.text import Text
 from textual.widget import Widget
 
-from .curves import _new_figure
+from .curves import ready_figure
 
 # The colour sequence of plotext's "simple" theme (the i-th line drawn gets the
 # i-th colour; plotext 6 signals take no colour of their own), all in the
@@ -63,11 +63,7 @@ class CompareCurves(Widget):
         return {name: values for name, values in self.curves.items() if values}
 
     def _build(self, width: int, height: int) -> str:
-        if self._figure is None:
-            self._figure = _new_figure()
-        fig = self._figure
-        fig.clear()
-        fig.plot_size(width, height)
+        fig = self._figure = ready_figure(self._figure, width, height)
         panel = fig  # one plot: the figure itself (subplots(1, 1) makes no panel)
         panel.theme("simple")  # no background colour: the terminal's own shows through
         longest = 0

@@ -42,6 +42,14 @@ def _new_figure() -> Any:
     return owner._master
 
 
+def ready_figure(figure: Any | None, width: int, height: int) -> Any:
+    """A widget's own figure (made on first use), cleared and sized for a redraw."""
+    fig = figure if figure is not None else _new_figure()
+    fig.clear()
+    fig.plot_size(width, height)
+    return fig
+
+
 class Curves(Widget):
     """Two plots (loss, accuracy), each with a train and a validation line."""
 
@@ -89,11 +97,7 @@ class Curves(Widget):
         return Text("\n").join([legend, Text.from_ansi(plot, no_wrap=True)])
 
     def _build(self, width: int, height: int) -> str:
-        if self._figure is None:
-            self._figure = _new_figure()
-        fig = self._figure
-        fig.clear()
-        fig.plot_size(width, height)
+        fig = self._figure = ready_figure(self._figure, width, height)
         # Side by side when wide enough for two readable plots, else stacked.
         side_by_side = width >= 3 * height
         fig.subplots(1, 2) if side_by_side else fig.subplots(2, 1)
