@@ -65,6 +65,10 @@ def launch_once(
             "TERM": "xterm-256color",
             "KVT_TUI_LOG": str(Path(tmp) / "tui.log"),
         }
+        # Python writes bytecode caches by default, and a user's second launch
+        # finds them; with PYTHONDONTWRITEBYTECODE (set on some CI boxes) every
+        # launch would recompile kvt's own modules (~20 ms) and time that instead.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         env.pop("COLUMNS", None)
         env.pop("LINES", None)
         if bare:

@@ -53,6 +53,7 @@ from typing import Any, Callable
 import numpy as np
 
 from kvt_models.errors import ConfigError, DataError
+from kvt_models.paths import default_cache_dir
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -108,14 +109,6 @@ class Dataset:
 
 
 # --------------------------------------------------------------------------- public API
-
-
-def default_cache_dir() -> Path:
-    """``$KVT_CACHE_DIR`` when set, else ``~/.cache/kvt``."""
-    env = os.environ.get("KVT_CACHE_DIR", "").strip()
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".cache" / "kvt"
 
 
 def describe_spec(spec: str) -> str:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .errors import RunStoreError
+from .paths import default_runs_dir
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
 CONFIG_FILE = "config.json"
@@ -41,12 +42,6 @@ CURVES_FILE = "curves.png"
 CONFUSION_FILE = "confusion.png"
 
 STATUSES = ("running", "finished", "stopped", "failed")
-
-
-def default_runs_dir() -> Path:
-    """``$KVT_RUNS_DIR``, else ``~/.kvt/runs``."""
-    env = os.environ.get("KVT_RUNS_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".kvt" / "runs"
 
 
 # -- crash-safe writes ------------------------------------------------------

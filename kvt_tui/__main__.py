@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
 
 from kvt_models.config import ACTIVATIONS, FRAMEWORKS, MAX_EPOCHS, RunConfig, parse_int
 from kvt_models.errors import ConfigError
-from kvt_models.runs import default_runs_dir
+from kvt_models.paths import default_runs_dir
 
 if TYPE_CHECKING:
     from .app import KvtApp

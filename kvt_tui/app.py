@@ -29,14 +29,13 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Header, Input, Select, Static, TabbedContent, TabPane
+from textual.widgets import Button, Footer, Header, Input, Select, Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from kvt_models.config import RunConfig
 from kvt_models.errors import KvtError
-from kvt_models.events import Event, TrainFailed
 
 from .messages import (
     BatchMessage,
@@ -53,7 +52,10 @@ from .messages import (
 )
 
 if TYPE_CHECKING:
+    from textual.widgets import TabbedContent
+
     from kvt_models.compare import Comparison
+    from kvt_models.events import Event
 
     # At run time these are imported by _build_ui, after the first frame:
     # together with the engine modules they pull in, they cost ~50 ms.
@@ -152,7 +154,7 @@ class KvtApp(App[None]):
 
     @property
     def views(self) -> TabbedContent:
-        return self.main.query_one("#views", TabbedContent)
+        return self.main.query_one("#views")  # type: ignore[return-value]
 
     @property
     def metrics(self) -> MetricsTable:
@@ -214,6 +216,9 @@ class KvtApp(App[None]):
 
     async def _build_ui(self) -> None:
         """Second phase of start-up: the form, the tabs and the progress strip."""
+        from textual.containers import Vertical
+        from textual.widgets import TabbedContent, TabPane
+
         from .widgets.compare_view import CompareView
         from .widgets.config_form import ConfigForm
         from .widgets.curves import Curves
@@ -314,8 +319,10 @@ class KvtApp(App[None]):
         self.action_show_tab("compare")
         self.main.query_one("#compare-variants").focus()
 
-    @on(TabbedContent.TabActivated, "#views")
-    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        # A name-based handler (not @on): TabbedContent is imported after the first frame.
+        if event.tabbed_content.id != "views":
+            return
         self.refresh_bindings()  # g shows on the Compare tab only
         if event.pane.id == "model":
             self._describe_selected_model()
@@ -386,6 +393,7 @@ class KvtApp(App[None]):
         for the screen. (The engine itself serialises model building with the
         model view through ``kvt_models.tfenv.MODEL_LOCK``.)
         """
+        from kvt_models.events import TrainFailed
 
         failed = False
 

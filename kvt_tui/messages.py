@@ -8,25 +8,27 @@ is ever touched from the worker thread.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from kvt_models.events import (
-    BatchEnded,
-    EpochEnded,
-    Event,
-    QueueProgress,
-    StageChanged,
-    TrainEnded,
-    TrainFailed,
-    TrainStarted,
-)
-from kvt_models.summary import ModelSummary
-
 if TYPE_CHECKING:
+    # Types only: the app imports this module before its first frame, and the
+    # events' dataclasses alone cost ~10 ms to create (see message_for).
     from kvt_models.compare import Comparison
+    from kvt_models.events import (
+        BatchEnded,
+        EpochEnded,
+        Event,
+        QueueProgress,
+        StageChanged,
+        TrainEnded,
+        TrainFailed,
+        TrainStarted,
+    )
+    from kvt_models.summary import ModelSummary
 
 
 class StageMessage(Message):
@@ -136,17 +138,31 @@ class CompareDone(Message):
         self.reused = reused
 
 
-_WRAPPERS: dict[type, type[Message]] = {
-    StageChanged: StageMessage,
-    TrainStarted: StartedMessage,
-    BatchEnded: BatchMessage,
-    EpochEnded: EpochMessage,
-    TrainEnded: EndedMessage,
-    TrainFailed: FailedMessage,
-    QueueProgress: QueueMessage,
-}
+@functools.cache
+def _wrappers() -> dict[type, type[Message]]:
+    """Each event class's message. Built on first use, on the worker thread,
+    so that importing this module (before the first frame) needs no engine import."""
+    from kvt_models.events import (
+        BatchEnded,
+        EpochEnded,
+        QueueProgress,
+        StageChanged,
+        TrainEnded,
+        TrainFailed,
+        TrainStarted,
+    )
+
+    return {
+        StageChanged: StageMessage,
+        TrainStarted: StartedMessage,
+        BatchEnded: BatchMessage,
+        EpochEnded: EpochMessage,
+        TrainEnded: EndedMessage,
+        TrainFailed: FailedMessage,
+        QueueProgress: QueueMessage,
+    }
 
 
 def message_for(event: Event) -> Message:
     """The Textual message that carries ``event`` to the UI thread."""
-    return _WRAPPERS[type(event)](event)  # type: ignore[call-arg]
+    return _wrappers()[type(event)](event)  # type: ignore[call-arg]

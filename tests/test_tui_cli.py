@@ -106,6 +106,34 @@ def test_the_ui_comes_up_without_heavy_imports(tmp_path: Path) -> None:
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
 
 
+FIRST_FRAME_IMPORTS = """
+import json, sys
+import kvt_tui.__main__, kvt_tui.app
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("kvt_models", "numpy"))))
+"""
+
+
+def test_the_first_frame_waits_only_for_the_light_engine_modules() -> None:
+    """What the app imports before its first frame: the config and nothing heavier.
+
+    bench/startup.py measured ~25 ms of first-frame time in the run store,
+    events and model summary modules; they are imported after the first frame.
+    """
+    done = subprocess.run([sys.executable, "-c", FIRST_FRAME_IMPORTS], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert imported <= {"kvt_models", "kvt_models.config", "kvt_models.errors", "kvt_models.paths", "kvt_models.recipes"}
+
+
+def test_every_engine_event_has_a_message() -> None:
+    import typing
+
+    from kvt_models.events import Event
+    from kvt_tui.messages import _wrappers
+
+    assert set(typing.get_args(Event)) == set(_wrappers())
+
+
 @pytest.mark.parametrize("quit_with", ["q", "SIGTERM"])
 def test_kvt_tui_starts_and_quits_on_a_real_terminal(quit_with: str, tmp_path: Path) -> None:
     """python -m kvt_tui on a pty: it draws, q (or SIGTERM) quits with status 0, the log records the session."""
