@@ -310,6 +310,7 @@ class ComparePrinter(ConsolePrinter):
 
 def compare_main(argv: Sequence[str]) -> int:
     from .compare import format_table, parse_seeds, parse_variant, run_comparison
+    from .isolated import train_isolated
 
     out, err = sys.stdout, sys.stderr
     try:
@@ -325,7 +326,11 @@ def compare_main(argv: Sequence[str]) -> int:
     stop = threading.Event()
     with _SignalStop(stop, err) as signals:
         result, code = _guarded(
-            err, lambda: run_comparison(variants, seeds, base, ComparePrinter(out, err), stop=stop, runs_dir=args.runs_dir)
+            err,
+            # Each run in a child process: TensorFlow keeps memory from every fit
+            # (~25 MB a run here), and a queue can be dozens of runs long.
+            lambda: run_comparison(variants, seeds, base, ComparePrinter(out, err), stop=stop,
+                                   runs_dir=args.runs_dir, train_fn=train_isolated),
         )
     if result is None:
         return code

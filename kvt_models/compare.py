@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from itertools import combinations
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .config import ACTIVATIONS, FRAMEWORKS, RunConfig
 from .errors import ConfigError
@@ -249,9 +249,17 @@ def run_comparison(
     stop: threading.Event | None = None,
     runs_dir: str | Path | None = None,
     batch_interval: float = 0.2,
+    train_fn: Callable[..., Any] | None = None,
 ) -> CompareResult:
-    """Train what is missing, reuse what is finished, then summarise and write the files."""
-    from .training import train
+    """Train what is missing, reuse what is finished, then summarise and write the files.
+
+    ``train_fn`` trains one queued run, with :func:`kvt_models.training.train`'s
+    signature; the default is that function, in this process. The app and
+    ``kvt-train compare`` pass :func:`kvt_models.isolated.train_isolated`, so
+    that a long queue does not keep TensorFlow's memory from every run.
+    """
+    if train_fn is None:
+        from .training import train as train_fn
 
     stop = stop or threading.Event()
     store = RunStore(runs_dir)
@@ -268,7 +276,7 @@ def run_comparison(
             groups[item.variant].append(read_run(item.existing))
             reused += 1
             continue
-        result = train(item.config, listener, stop=stop, runs_dir=store.root, batch_interval=batch_interval)
+        result = train_fn(item.config, listener, stop=stop, runs_dir=store.root, batch_interval=batch_interval)
         if result.status != "finished":
             return CompareResult(None, None, {}, trained, reused, stopped=True)
         groups[item.variant].append(read_run(result.run_dir))

@@ -493,9 +493,14 @@ class KvtApp(App[None]):
         """Runs on a worker thread: trains what is missing, reuses the rest, posts the summary."""
         # Deferred: a comparison trains (TensorFlow) and summarises (scipy, matplotlib).
         from kvt_models.compare import run_comparison
+        from kvt_models.isolated import train_isolated
 
+        # Each queued run trains in a child process, like a single run (see _train_worker).
+        train = self.train_fn or train_isolated
         result = self._with_listener(
-            lambda listener: run_comparison(variants, seeds, base, listener, stop=stop, runs_dir=self.runs_dir)
+            lambda listener: run_comparison(
+                variants, seeds, base, listener, stop=stop, runs_dir=self.runs_dir, train_fn=train
+            )
         )
         if result is None:
             return  # a user's mistake, already on screen

@@ -42,3 +42,21 @@ def test_a_stop_reaches_the_child(tmp_path):
 def test_a_users_mistake_in_the_child_comes_back_as_the_same_error(tmp_path):
     with pytest.raises(KvtError, match="does not exist"):
         call_isolated("train", lambda e: None, threading.Event(), RunConfig(data=str(tmp_path / "nope")), runs_dir=tmp_path)
+
+
+
+def test_kvt_train_compare_trains_each_run_in_a_process_of_its_own(tmp_path, capsys):
+    """No run's memory stays behind in a long queue (the app's Compare tab passes the same train_fn)."""
+    import json
+    import os
+
+    from kvt_models.cli import main
+
+    runs = tmp_path / "runs"
+    code = main(["compare", "keras:relu", "--seeds", "2", "--data", "sample", "--epochs", "1", "--batch-size", "16",
+                 "--train-limit", "96", "--test-limit", "30", "--runs-dir", str(runs)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "2 run(s) trained, 0 reused" in out and "keras:relu" in out
+    pids = [json.loads((run / "status.json").read_text())["pid"] for run in runs.iterdir() if (run / "status.json").is_file()]
+    assert len(pids) == 2 and len(set(pids)) == 2 and os.getpid() not in pids

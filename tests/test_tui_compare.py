@@ -253,11 +253,10 @@ async def test_compare_marked_runs_from_the_runs_view(tmp_path: Path, screen_tex
         assert (app.last_comparison_folder / "comparison.json").is_file()
 
 
-async def test_s_stops_a_comparison_queue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_s_stops_a_comparison_queue(tmp_path: Path) -> None:
     import asyncio
     from types import SimpleNamespace
 
-    import kvt_models.training as training_module
     from kvt_models.events import BatchEnded, TrainEnded, TrainStarted
 
     runs_dir = tmp_path / "runs"
@@ -276,9 +275,8 @@ async def test_s_stops_a_comparison_queue(tmp_path: Path, monkeypatch: pytest.Mo
         listener(TrainEnded("fake", str(runs_dir / "fake"), "stopped", 0))
         return SimpleNamespace(status="stopped", run_dir=runs_dir / "fake")
 
-    # run_comparison imports train from kvt_models.training when it runs.
-    monkeypatch.setattr(training_module, "train", fake_train)
-    app = create_app(data="sample", runs_dir=runs_dir, epochs=1, **TINY)
+    # The app's train_fn trains each queued run (instead of a child process per run).
+    app = create_app(data="sample", runs_dir=runs_dir, epochs=1, train_fn=fake_train, **TINY)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await ready(pilot)
         await pilot.press("v", "g")
