@@ -44,6 +44,7 @@ import os
 import pickle
 import tarfile
 import tempfile
+import time
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -77,6 +78,10 @@ _SAMPLE_IMAGES = 6000
 
 IMAGE_SIZE = 32
 _CACHE_VERSION = 1  # bump when decoding changes, so old caches are not reused
+# A full CIFAR-10-sized entry is ~184 MB, and every edit of a folder makes a new
+# key: keep the most recently used few, not every version ever decoded.
+CACHE_ENTRIES_KEPT = 4
+_STALE_TMP_SECONDS = 3600  # a .tmp- file this old was left by a killed writer
 _ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 _CIFAR_DIR = "cifar-10-batches-py"
 _CIFAR_MARKERS = ("data_batch_1", "test_batch", "batches.meta")
@@ -845,6 +850,7 @@ class _Cache:
             self.say(f"ignoring malformed cache file {path.name}; rebuilding it")
             return None
         self.say("loaded from cache")
+        _touch(path)  # most recently used: the last to be evicted
         return arrays
 
     def save(self, key: str, arrays: dict[str, np.ndarray]) -> None:
@@ -866,6 +872,41 @@ class _Cache:
                     os.unlink(tmp)
                 except OSError as exc:
                     self.say(f"could not remove the partial cache file {tmp} ({exc.strerror or exc})")
+        self.evict(keep=path)
+
+    def evict(self, keep: Path) -> None:
+        """Remove all but the :data:`CACHE_ENTRIES_KEPT` most recently used entries, and stale temp files.
+
+        Only files this cache writes are touched: ``*.npz`` and old ``.tmp-*.npz``.
+        """
+        now = time.time()
+        entries: list[tuple[float, Path]] = []
+        try:
+            for path in self.dir.iterdir():
+                if not path.is_file() or path.suffix != ".npz":
+                    continue
+                mtime = path.stat().st_mtime
+                if path.name.startswith(".tmp-"):
+                    if now - mtime > _STALE_TMP_SECONDS:
+                        path.unlink(missing_ok=True)
+                elif path != keep:
+                    entries.append((mtime, path))
+        except OSError:
+            return  # an unreadable cache folder only costs disk space
+        entries.sort(reverse=True)
+        for _, path in entries[CACHE_ENTRIES_KEPT - 1:]:
+            try:
+                path.unlink()
+                self.say(f"removed the least recently used cache file {path.name}")
+            except OSError:
+                pass
+
+
+def _touch(path: Path) -> None:
+    try:
+        os.utime(path)
+    except OSError:
+        pass  # a read-only cache still serves; it just evicts by write time
 
 
 def _valid_arrays(arrays: dict[str, np.ndarray]) -> bool:

@@ -537,6 +537,30 @@ def test_cache_hit_and_corrupt_cache_rebuilt(tmp_path: Path, cache: Path) -> Non
     assert fourth.messages == ["loaded from cache"]
 
 
+def test_cache_keeps_the_most_recently_used_entries(tmp_path: Path, cache: Path) -> None:
+    from kvt_models.data import CACHE_ENTRIES_KEPT
+
+    folders = [make_image_folder(tmp_path / f"imgs{i}", strays=False) for i in range(CACHE_ENTRIES_KEPT + 2)]
+    load_dataset(str(folders[0]), cache_dir=cache)
+    first_entry = next((cache / "datasets").glob("*.npz"))
+    stale = cache / "datasets" / ".tmp-killed.npz"  # left by a writer killed mid-write, long ago
+    stale.write_bytes(b"half")
+    os.utime(stale, (1, 1))
+    for i, folder in enumerate(folders[1:], start=1):
+        if i == CACHE_ENTRIES_KEPT:  # the cache is full; the oldest entry is used again
+            assert load_dataset(str(folders[0]), cache_dir=cache, progress=(hit := Recorder())) is not None
+            assert hit.messages == ["loaded from cache"]
+        progress = Recorder()
+        load_dataset(str(folder), cache_dir=cache, progress=progress)
+    entries = sorted((cache / "datasets").glob("*.npz"))
+    assert len(entries) == CACHE_ENTRIES_KEPT and first_entry in entries and not stale.exists()
+    assert progress.has("removed the least recently used cache file")
+    # Whatever was evicted decodes again, and the result is the same data.
+    again = Recorder()
+    assert load_dataset(str(folders[1]), cache_dir=cache, progress=again) is not None
+    assert again.has("decoding")
+
+
 def test_changed_folder_misses_cache(tmp_path: Path, cache: Path) -> None:
     root = make_image_folder(tmp_path / "imgs", strays=False)
     load_dataset(str(root), cache_dir=cache)
