@@ -105,8 +105,10 @@ class KvtApp(App[None]):
         Binding("3", "model", "Model", show=False),
         Binding("4", "runs", "Runs", show=False),
         Binding("5", "compare", "Compare", show=False),
-        # Leave a text field, so that the one-letter keys above work again.
-        Binding("escape", "leave_field", "Leave field", show=False),
+        # Leave a text field, so that the one-letter keys above work again. Shown
+        # only while a text field has the focus (see check_action), when the
+        # field hides every other key from the footer.
+        Binding("escape", "leave_field", "Leave field (then t trains)"),
     ]
 
     def __init__(
@@ -272,6 +274,8 @@ class KvtApp(App[None]):
         yield SystemCommand("Help", "Keys and notes (?)", self.action_help)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "leave_field":
+            return isinstance(self.focused, Input) and not isinstance(self.screen, ModalScreen)
         if action in MAIN_ACTIONS:
             # A modal screen (help, a question) owns the keyboard: hide the app's keys.
             if isinstance(self.screen, ModalScreen):

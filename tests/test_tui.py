@@ -213,9 +213,12 @@ async def test_invalid_epoch_count_blocks_training(tmp_path: Path, screen_text: 
             assert error.display and str(error.render()) == message
             assert message[:28] in screen_text(app)  # the pane wraps the rest onto the next line
             assert train_button.disabled
+            # The field takes the letter keys, so the footer says how to get them back.
+            assert "esc Leave field" in screen_text(app)
             await pilot.press("escape", "t")
             await pilot.pause()
             assert not app.training
+            assert "esc Leave field" not in screen_text(app) and "t Train" in screen_text(app)
             assert not runs_dir.exists()  # nothing started, nothing written
             assert any(n.severity == "error" and message in n.message for n in notifications(app))
 

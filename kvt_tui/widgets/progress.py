@@ -73,7 +73,7 @@ class TrainingProgress(Vertical):
                 sum(self._epoch_seconds) / len(self._epoch_seconds) if self._epoch_seconds else per_step * event.steps
             )
             run_left = epoch_left + epoch_time * (self.epochs - event.epoch)
-            parts.append(f"run {format_duration(run_left)}")
+            parts.append(f"run {format_duration(run_left)} left")
         parts.append(f"{event.images_per_second:,.0f} img/s")
         self.query_one("#progress-eta", Static).update(" · ".join(parts))
         metrics = " ".join(f"{k} {v:.4f}" for k, v in event.logs.items())
