@@ -176,6 +176,14 @@ def protect_terminal(log_path: Path) -> tuple[str, Callable[[], None]]:
     return used, restore
 
 
+def _on_a_terminal() -> bool:
+    """Keys come from stdin and Textual draws on stderr: both must be a terminal."""
+    try:
+        return os.isatty(sys.stdin.fileno()) and os.isatty(sys.stderr.fileno())
+    except (AttributeError, ValueError, OSError):  # closed or replaced streams
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # Before anything can import TensorFlow: silence its C++ logging at the
     # source; whatever still gets written natively goes to the log file.
@@ -184,6 +192,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs_dir = Path(args.runs_dir).expanduser() if args.runs_dir else default_runs_dir()
     if runs_dir.exists() and not runs_dir.is_dir():
         print(f"kvt-tui: --runs-dir {runs_dir} is a file, not a folder: pass a folder path", file=sys.stderr)
+        return EXIT_USAGE
+    if not _on_a_terminal():
+        # Without a terminal Textual would draw escape codes into a pipe or a
+        # file and wait forever for keys that cannot come.
+        print("kvt-tui: needs an interactive terminal (keyboard and screen); over SSH use `ssh -t HOST kvt-tui`, "
+              "or train headless with kvt-train", file=sys.stderr)
         return EXIT_USAGE
 
     log_path, restore = protect_terminal(default_log_path())

@@ -45,6 +45,16 @@ def test_runs_dir_that_is_a_file_is_refused(tmp_path: Path, capsys: pytest.Captu
     assert err.count("\n") == 1 and "is a file, not a folder" in err
 
 
+def test_without_a_terminal_it_says_so_and_exits(tmp_path: Path) -> None:
+    """`ssh HOST kvt-tui` (no -t) or a pipe: one line and exit 2, not escape codes and a hang."""
+    done = subprocess.run(
+        [sys.executable, "-m", "kvt_tui", "--data", "sample", "--runs-dir", str(tmp_path / "runs")],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "needs an interactive terminal" in done.stderr and "ssh -t" in done.stderr
+
+
 def test_options_preselect_the_form(tmp_path: Path) -> None:
     args = build_parser().parse_args(
         ["--data", "sample", "--runs-dir", str(tmp_path), "--framework", "tensorflow", "--activation", "crelu", "--epochs", "4"]
