@@ -368,3 +368,35 @@ async def test_help_screen_and_command_palette_list_the_keys(tmp_path: Path, scr
         assert not app.training and isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_the_report_fits_at_80_columns_and_the_matrix_scrolls_sideways(
+    tmp_path: Path, screen_text: Callable[[Any], str]
+) -> None:
+    """At 80x24 the Report tab is ~46 columns: no number may be cut to "0.…"."""
+    from sklearn.metrics import classification_report, confusion_matrix
+
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    y_true = [i % 10 for i in range(1000)]
+    y_pred = [(i * 7 + i // 3) % 10 for i in range(1000)]
+    report = classification_report(y_true, y_pred, target_names=names, output_dict=True, zero_division=0)
+    confusion = confusion_matrix(y_true, y_pred).tolist()
+    app = create_app(data="sample", runs_dir=tmp_path / "runs")
+    async with app.run_test(size=(80, 40)) as pilot:
+        await ready(pilot)
+        app.report.show(report, confusion, names, "a run")
+        await pilot.press("2")
+        await pilot.pause()
+        text = screen_text(app)
+        for row in report_rows(report, names):
+            assert " ".join(row[1:]).strip() in " ".join(text.split()), row  # every number, whole
+        assert "…" not in text.split("Classification report")[1].split("Confusion")[0]
+
+        def last_column_shown(screen: str) -> bool:  # the matrix header's "truc" (for "truck")
+            return any("hors" in line and "truc" in line for line in screen.splitlines())
+
+        assert not last_column_shown(text)  # the matrix's last column is off to the right...
+        app.report.focus()
+        await pilot.press(*["right"] * 30)
+        await pilot.pause()
+        assert last_column_shown(screen_text(app))  # ...and the arrow keys bring it in

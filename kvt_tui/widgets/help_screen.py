@@ -23,7 +23,9 @@ HELP_TEXT = """\
   v        compare view: pick variants and seeds; g runs the queue
            (s stops it; finished runs are reused next time)
   1 … 5    live, report, model, runs and compare tabs
-  Tab      next field; Escape leaves a text field so keys work again
+  Tab      next field; Escape leaves a text field so keys work again;
+           on a table or the report, the arrow keys scroll it (also
+           sideways, where the confusion matrix is wider than the tab)
   ctrl+p   command palette
   ?        this help
   q        quit (while training: asks, stops, saves, then quits)

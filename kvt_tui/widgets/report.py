@@ -9,14 +9,18 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from rich import box
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.containers import ScrollableContainer
 from textual.widgets import Static
 
 SUMMARY_ROWS = ("accuracy", "macro avg", "weighted avg", "micro avg")
 REPORT_COLUMNS = ("", "precision", "recall", "f1-score", "support")
+COMPACT_REPORT_COLUMNS = ("", "prec", "recall", "f1", "support")
 
 
 def report_rows(report: dict[str, Any], class_names: Sequence[str] = ()) -> list[tuple[str, ...]]:
@@ -45,9 +49,10 @@ def report_rows(report: dict[str, Any], class_names: Sequence[str] = ()) -> list
     return rows
 
 
-def report_table(rows: list[tuple[str, ...]], n_classes: int) -> Table:
-    table = Table(title="Classification report (test set)", title_justify="left", expand=False, pad_edge=False)
-    for index, header in enumerate(REPORT_COLUMNS):
+def report_table(rows: list[tuple[str, ...]], n_classes: int, *, compact: bool = False) -> Table:
+    """sklearn's report as a Rich table; ``compact``: no vertical rules, one space between columns."""
+    table = _table("Classification report (test set)", compact)
+    for index, header in enumerate(COMPACT_REPORT_COLUMNS if compact else REPORT_COLUMNS):
         table.add_column(header, justify="left" if index == 0 else "right", no_wrap=True)
     for index, row in enumerate(rows):
         # A rule between the classes and the summary rows, as sklearn leaves a blank line.
@@ -55,9 +60,9 @@ def report_table(rows: list[tuple[str, ...]], n_classes: int) -> Table:
     return table
 
 
-def confusion_table(confusion: Sequence[Sequence[int]], class_names: Sequence[str]) -> Table:
+def confusion_table(confusion: Sequence[Sequence[int]], class_names: Sequence[str], *, compact: bool = False) -> Table:
     """Rows: true class; columns: predicted class (4-letter abbreviations). Diagonal highlighted."""
-    table = Table(title="Confusion matrix (rows: true, columns: predicted)", title_justify="left", pad_edge=False)
+    table = _table("Confusion matrix (rows: true, columns: predicted)", compact)
     table.add_column("", no_wrap=True)
     for name in class_names:
         table.add_column(name[:4], justify="right", no_wrap=True)
@@ -70,8 +75,38 @@ def confusion_table(confusion: Sequence[Sequence[int]], class_names: Sequence[st
     return table
 
 
-class ReportView(VerticalScroll):
-    """Scrollable: the report table, then the confusion matrix."""
+def _table(title: str, compact: bool) -> Table:
+    if compact:
+        # One space between columns (the box's blank rule), none at the edges.
+        return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=0, show_edge=False)
+    return Table(title=title, title_justify="left", pad_edge=False)
+
+
+class Fitted:
+    """The full table where it fits, else the compact one: no number cut to "0.…".
+
+    Rich squeezes a table that is too wide by cutting its cells; at 80 columns
+    the Report tab is ~46 wide, and the full report needs 56. The compact form
+    needs 41. (What is wider still, the confusion matrix, scrolls sideways.)
+    """
+
+    def __init__(self, full: Table, compact: Table) -> None:
+        self.full = full
+        self.compact = compact
+
+    def _pick(self, console: Console, options: ConsoleOptions) -> Table:
+        fits = Measurement.get(console, options.update_width(10_000), self.full).maximum <= options.max_width
+        return self.full if fits else self.compact
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self._pick(console, options)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options.update_width(10_000), self._pick(console, options))
+
+
+class ReportView(ScrollableContainer):
+    """Scrollable both ways: the report table, then the confusion matrix (wider than a narrow tab)."""
 
     PLACEHOLDER = "The classification report appears here when a run ends (or open a past run: r)."
 
@@ -98,9 +133,11 @@ class ReportView(VerticalScroll):
         names = list(class_names) or [k for k in report if k not in SUMMARY_ROWS]
         self.rows = report_rows(report, names)
         self.query_one("#report-summary", Static).update(summary)
-        self.query_one("#report-table", Static).update(report_table(self.rows, len(names)))
+        self.query_one("#report-table", Static).update(
+            Fitted(report_table(self.rows, len(names)), report_table(self.rows, len(names), compact=True))
+        )
         self.query_one("#confusion-table", Static).update(
-            confusion_table(confusion, names) if confusion else ""
+            Fitted(confusion_table(confusion, names), confusion_table(confusion, names, compact=True)) if confusion else ""
         )
 
     def show_placeholder(self, text: str | None = None) -> None:
