@@ -67,7 +67,8 @@ def _add_training_flags(p: argparse.ArgumentParser, *, variant_flags: bool = Tru
         p.add_argument("--preset", choices=sorted(PRESETS), help="the post's two programs: framework and activation at once")
         p.add_argument("--framework", choices=sorted(FRAMEWORKS), help="keras (import keras) or tensorflow (tf.keras + tf.nn ops); default keras")
         p.add_argument("--activation", choices=ACTIVATIONS, help="activation after each conv/fc layer but the first; default relu")
-    p.add_argument("--data", default="cifar10", help="cifar10 (Keras download, default), sample (bundled subset), or a folder / .tar.gz")
+    p.add_argument("--data", default="cifar10", help="cifar10 (Keras download, default), sample (bundled subset), or a folder / .tar.gz "
+                   "(CIFAR python batches, train/ + test/ class folders, or just class folders)")
     p.add_argument("--recipe", choices=sorted(RECIPES), default="seed-2018", help="training recipe (default seed-2018, the post's)")
     p.add_argument("--epochs", type=_int_arg("epochs", 1), help="number of epochs (default: the recipe's)")
     p.add_argument("--batch-size", type=_int_arg("batch size", 1), help="batch size (default: the recipe's)")
@@ -160,7 +161,7 @@ class ConsolePrinter:
             self._print(
                 f"[INFO] training {event.framework} + {event.activation}: {event.params:,} params, "
                 f"{event.train_samples:,} train / {event.test_samples:,} test images, "
-                f"{event.epochs} epochs x {event.steps_per_epoch} steps of {event.batch_size}"
+                f"{event.epochs} epoch{'s' if event.epochs != 1 else ''} x {event.steps_per_epoch} steps of {event.batch_size}"
             )
             self._print(f"[INFO] run folder: {event.run_dir}")
             if event.initial_epoch:

@@ -9,10 +9,11 @@
   (500 train and 100 test images per class). A local folder that happens to
   be called ``sample`` is reached as ``./sample``.
 - a local path: a folder, or a ``.tar`` / ``.tar.gz`` / ``.tgz`` archive of one,
-  holding either the CIFAR-10 python batches (``data_batch_1..5``,
-  ``test_batch``, ``batches.meta``) or an image folder
-  (``train/<class>/*`` and ``test/<class>/*``), possibly inside a single top
-  folder.
+  holding the CIFAR-10 python batches (``data_batch_1..5``, ``test_batch``,
+  ``batches.meta``), an image folder (``train/<class>/*`` and
+  ``test/<class>/*``, or ``val/`` for ``test/``), or a folder of class folders
+  with no split (``<class>/*``; a fixed 20% of each class becomes the test
+  set), possibly inside a single top folder.
 
 Local data is decoded once and cached as an uncompressed ``.npz`` in the cache
 folder (``$KVT_CACHE_DIR``, else ``~/.cache/kvt``), keyed by the archive's
@@ -89,10 +90,23 @@ _CIFAR_MARKERS = ("data_batch_1", "test_batch", "batches.meta")
 _MAX_DEPTH = 4
 # Names that archivers and desktops add next to a dataset; never a class or a top folder.
 _IGNORED_NAMES = {"__MACOSX"}
+# The names a test split goes by in the folder layouts people use
+# (torchvision, Kaggle, Keras examples): the first one present is the test set.
+TEST_SPLIT_NAMES = ("test", "val", "validation", "valid")
+_SPLIT_NAMES = ("train", *TEST_SPLIT_NAMES)
+# A folder of <class>/ folders with no split: this share of each class, picked
+# by a fixed seed, is held out as the test set (at least one image per class).
+HOLDOUT_FRACTION = 0.2
+# What counts as an image when a folder of class folders has no train/test split:
+# other folders next to the classes (docs/, scripts/) are then not taken for classes.
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pnm"}
+)
 _LAYOUTS = (
-    "expected a CIFAR-10 python folder (data_batch_1..5, test_batch, batches.meta) "
-    "or an image folder (train/<class>/*.jpg and test/<class>/*.jpg), "
-    "or a .tar.gz of either"
+    "expected a CIFAR-10 python folder (data_batch_1..5, test_batch, batches.meta), "
+    "an image folder (train/<class>/*.jpg and test/<class>/*.jpg, or val/ for test/), "
+    "a folder of class folders (<class>/*.jpg; 20% of each class is held out as the test set), "
+    "or a .tar.gz of any of these"
 )
 _SPEC_HELP = "choose cifar10, sample, or the path of a folder or .tar.gz as the dataset"
 
@@ -353,7 +367,14 @@ def _wanted_member(parts: list[str]) -> bool:
         return False
     if parts[-1] in _CIFAR_MARKERS or parts[-1].startswith("data_batch_"):
         return True
-    return len(parts) >= 3 and parts[-3] in ("train", "test")
+    if len(parts) >= 3 and parts[-3] in _SPLIT_NAMES:
+        return True
+    # [top/]<class>/<image>: a folder of class folders with no split.
+    return len(parts) in (2, 3) and _is_image_name(parts[-1])
+
+
+def _is_image_name(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES
 
 
 def _read_archive(path: Path, say: Progress) -> _Tree:
@@ -446,6 +467,9 @@ class _Layout:
     train: list[tuple[str, int]] = field(default_factory=list)  # (relpath, label); cifar: (batch, -1)
     test: list[tuple[str, int]] = field(default_factory=list)
     meta: str = ""  # cifar: relpath of batches.meta
+    # How messages name each split: the folder ("test/", "val/") or, for a
+    # folder of class folders, the part kvt held out.
+    split_labels: dict[str, str] = field(default_factory=lambda: {"train": "train/", "test": "test/"})
 
     def files(self) -> list[str]:
         return [rel for rel, _ in self.train + self.test] + ([self.meta] if self.meta else [])
@@ -455,7 +479,7 @@ def _join(root: str, name: str) -> str:
     return f"{root}/{name}" if root else name
 
 
-def _find_layout(tree: _Tree) -> _Layout:
+def _find_layout(tree: _Tree, say: Progress = _quiet) -> _Layout:
     if not tree.files and not tree.dirs:
         raise DataError(f"{tree.label} is empty: {_LAYOUTS}")
     roots = [""]
@@ -467,14 +491,29 @@ def _find_layout(tree: _Tree) -> _Layout:
         for candidate in (root, _join(root, _CIFAR_DIR)):
             if any(_join(candidate, name) in tree.files for name in _CIFAR_MARKERS):
                 return _cifar_layout(tree, candidate)
-        for split in ("train", "test"):
+        for split in _SPLIT_NAMES:
             if _join(root, split) in tree.files:
                 raise DataError(
                     f"{tree.label}: {_join(root, split)} is a file, but it must be a folder of class folders; {_LAYOUTS}"
                 )
-        if _join(root, "train") in tree.dirs or _join(root, "test") in tree.dirs:
+        if any(_join(root, split) in tree.dirs for split in _SPLIT_NAMES):
             return _image_layout(tree, root)
-    raise DataError(f"{tree.label} is neither dataset layout: {_LAYOUTS}")
+    for root in roots:
+        classes = [name for name in tree.child_dirs(root) if _image_files(tree, _join(root, name))]
+        if len(classes) >= 2:
+            say(f"no train/ and test/ folders: {HOLDOUT_FRACTION:.0%} of each class (always the same images) "
+                "is held out as the test set")
+            return _holdout_layout(tree, root, classes)
+        if len(classes) == 1:
+            raise DataError(
+                f"{tree.label} has images in one class folder only ({_join(root, classes[0])}/): "
+                "a classifier needs at least 2 class folders"
+            )
+    raise DataError(f"{tree.label} is no dataset layout kvt knows: {_LAYOUTS}")
+
+
+def _image_files(tree: _Tree, folder: str) -> list[str]:
+    return [rel for rel in tree.child_files(folder) if _is_image_name(rel)]
 
 
 def _cifar_layout(tree: _Tree, root: str) -> _Layout:
@@ -503,20 +542,26 @@ def _cifar_layout(tree: _Tree, root: str) -> _Layout:
 
 
 def _image_layout(tree: _Tree, root: str) -> _Layout:
-    split_dirs = {split: _join(root, split) for split in ("train", "test")}
-    for split, rel in split_dirs.items():
-        if rel not in tree.dirs:
-            other = "test" if split == "train" else "train"
-            raise DataError(
-                f"{tree.label} has {other}/ but no {split}/ folder: an image folder needs both "
-                "train/<class>/* and test/<class>/*"
-            )
+    test_name = next((name for name in TEST_SPLIT_NAMES if _join(root, name) in tree.dirs), None)
+    if _join(root, "train") not in tree.dirs:
+        raise DataError(
+            f"{tree.label} has {test_name}/ but no train/ folder: an image folder needs both "
+            f"train/<class>/* and {test_name}/<class>/*"
+        )
+    if test_name is None:
+        raise DataError(
+            f"{tree.label} has train/ but no test/ (or val/) folder: an image folder needs both "
+            "train/<class>/* and test/<class>/*; or put the class folders directly in the folder "
+            "and kvt holds out 20% of each class"
+        )
+    split_dirs = {"train": _join(root, "train"), "test": _join(root, test_name)}
+    labels = {split: f"{rel.rpartition('/')[2]}/" for split, rel in split_dirs.items()}
     classes = {split: tree.child_dirs(rel) for split, rel in split_dirs.items()}
     for split, names in classes.items():
         if not names:
             raise DataError(
                 f"{tree.label}: {split_dirs[split]}/ has no class folders; put images in "
-                f"{split}/<class>/*.jpg, one folder per class"
+                f"{labels[split]}<class>/*.jpg, one folder per class"
             )
     if classes["train"] != classes["test"]:
         only_train = sorted(set(classes["train"]) - set(classes["test"]))
@@ -525,18 +570,18 @@ def _image_layout(tree: _Tree, root: str) -> _Layout:
             part
             for part in (
                 f"only in train/: {', '.join(only_train)}" if only_train else "",
-                f"only in test/: {', '.join(only_test)}" if only_test else "",
+                f"only in {labels['test']}: {', '.join(only_test)}" if only_test else "",
             )
             if part
         )
-        raise DataError(f"{tree.label}: train/ and test/ must have the same class folders ({diff})")
+        raise DataError(f"{tree.label}: train/ and {labels['test']} must have the same class folders ({diff})")
     names = classes["train"]
     if len(names) < 2:
         raise DataError(
             f"{tree.label} has only one class ({names[0]}): a classifier needs at least 2 class folders "
-            "under train/ and test/"
+            f"under train/ and {labels['test']}"
         )
-    layout = _Layout(kind="images", root=root, classes=names)
+    layout = _Layout(kind="images", root=root, classes=names, split_labels=labels)
     for split, entries in (("train", layout.train), ("test", layout.test)):
         for label, name in enumerate(names):
             class_dir = _join(split_dirs[split], name)
@@ -544,6 +589,31 @@ def _image_layout(tree: _Tree, root: str) -> _Layout:
             if not files:
                 raise DataError(f"{tree.label}: class folder {class_dir}/ is empty; add images or remove it")
             entries.extend((rel, label) for rel in files)
+    return layout
+
+
+def _holdout_layout(tree: _Tree, root: str, classes: list[str]) -> _Layout:
+    """<class>/* with no split: hold out :data:`HOLDOUT_FRACTION` of each class as the test set.
+
+    The pick is fixed (seed 0 over the sorted file names), not the run's seed:
+    every run on this folder, whatever its seed, is scored on the same images.
+    """
+    layout = _Layout(
+        kind="images", root=root, classes=classes,
+        split_labels={"train": "the training part", "test": f"the held-out {HOLDOUT_FRACTION:.0%}"},
+    )
+    rng = np.random.default_rng(0)
+    for label, name in enumerate(classes):
+        files = _image_files(tree, _join(root, name))
+        if len(files) < 2:
+            raise DataError(
+                f"{tree.label}: class folder {_join(root, name)}/ has {len(files)} image: holding out a test image "
+                "needs at least 2 per class; add images, or give train/ and test/ folders"
+            )
+        n_test = min(len(files) - 1, max(1, round(len(files) * HOLDOUT_FRACTION)))
+        held_out = set(rng.choice(len(files), size=n_test, replace=False).tolist())
+        for index, rel in enumerate(files):
+            (layout.test if index in held_out else layout.train).append((rel, label))
     return layout
 
 
@@ -556,7 +626,7 @@ def _load_local(path: Path, source: str, cache_dir: str | os.PathLike[str] | Non
     cache = _Cache(Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir(), say)
     if path.is_dir():
         tree = _scan_folder(path)
-        layout = _find_layout(tree)
+        layout = _find_layout(tree, say)
         key = _folder_key(tree, layout)
         arrays = cache.load(key)
         if arrays is None:
@@ -567,7 +637,7 @@ def _load_local(path: Path, source: str, cache_dir: str | os.PathLike[str] | Non
         arrays = cache.load(key)
         if arrays is None:
             tree = _read_archive(path, say)
-            layout = _find_layout(tree)
+            layout = _find_layout(tree, say)
             arrays = _decode(tree, layout, say)
             del tree  # the raw member bytes; drop them before the cache write copies buffers
             cache.save(key, arrays)
@@ -779,7 +849,7 @@ def _decode_images(tree: _Tree, layout: _Layout, say: Progress) -> dict[str, np.
         empty = [layout.classes[i] for i in np.flatnonzero(counts == 0)]
         if empty:
             raise DataError(
-                f"{tree.label}: no readable images in {split}/ for class {', '.join(empty)} "
+                f"{tree.label}: no readable images in {layout.split_labels[split]} for class {', '.join(empty)} "
                 f"({len(skipped)} files could not be decoded, e.g. {skipped[0]}); add JPEG or PNG files there"
             )
         # Image folders come class by class; a fixed shuffle makes them look like CIFAR's

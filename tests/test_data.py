@@ -340,8 +340,9 @@ def test_train_test_class_mismatch(tmp_path: Path, cache: Path) -> None:
 def test_missing_test_split(tmp_path: Path, cache: Path) -> None:
     root = make_image_folder(tmp_path / "imgs", strays=False)
     (root / "test").rename(root / "Test")  # names are case-sensitive
-    with pytest.raises(DataError, match="no test/ folder"):
+    with pytest.raises(DataError) as exc:
         load_dataset(str(root), cache_dir=cache)
+    assert "has train/ but no test/ (or val/) folder" in one_line(exc) and "holds out 20%" in str(exc.value)
 
 
 # --------------------------------------------------------------------------- bad paths
@@ -379,7 +380,76 @@ def test_empty_and_unrecognised_folders(tmp_path: Path, cache: Path) -> None:
     (tmp_path / "other" / "a" / "x.png").write_bytes(_png(Image.new("RGB", (32, 32))))
     with pytest.raises(DataError) as exc:
         load_dataset(str(tmp_path / "other"), cache_dir=cache)
-    assert "neither dataset layout" in one_line(exc) and "data_batch_1..5" in str(exc.value)
+    assert "one class folder only" in one_line(exc) and "other/a" not in str(exc.value).split(":")[0]
+    (tmp_path / "other" / "a" / "x.png").unlink()
+    (tmp_path / "other" / "a" / "notes.txt").write_text("no images anywhere")
+    with pytest.raises(DataError) as exc:
+        load_dataset(str(tmp_path / "other"), cache_dir=cache)
+    assert "no dataset layout kvt knows" in one_line(exc) and "data_batch_1..5" in str(exc.value)
+    assert "<class>/*.jpg" in str(exc.value)
+
+
+# --------------------------------------------------------------------------- other folder layouts
+
+
+def make_class_folders(root: Path, per_class: dict[str, int]) -> Path:
+    """<class>/<image> with no train/test split, in mixed formats and suffix cases."""
+    colours = {"red": (220, 20, 20), "green": (20, 200, 20), "blue": (20, 20, 220)}
+    for cls, count in per_class.items():
+        (root / cls).mkdir(parents=True)
+        for i in range(count):
+            im = Image.new("RGB", (40 + i, 30 + i), tuple(min(255, c + 3 * i) for c in colours[cls]))
+            suffix = (".png", ".JPG", ".jpeg", ".bmp", ".webp")[i % 5]
+            im.save(root / cls / f"{cls}-{i:02d}{suffix}")
+    return root
+
+
+def test_a_folder_of_class_folders_holds_out_a_fixed_fifth_of_each_class(tmp_path: Path, cache: Path) -> None:
+    root = make_class_folders(tmp_path / "pets", {"red": 10, "green": 10, "blue": 6})
+    (root / "docs").mkdir()  # no images: not a class
+    (root / "docs" / "README.md").write_text("about the pets")
+    (root / "labels.csv").write_text("file,label\n")
+    ds = load_dataset(str(root), cache_dir=cache, progress=(progress := Recorder()))
+    assert ds.class_names == ["blue", "green", "red"]
+    check_dataset(ds, 26 - 5, 5, 3)  # 20% of 10, 10 and 6 (rounded): 2 + 2 + 1
+    assert np.bincount(ds.y_test, minlength=3).tolist() == [1, 2, 2]
+    assert np.bincount(ds.y_train, minlength=3).tolist() == [5, 8, 8]
+    # The colour says the class: every image landed under its own label.
+    for x, y in ((ds.x_train, ds.y_train), (ds.x_test, ds.y_test)):
+        assert (x.reshape(len(x), -1, 3).mean(axis=1).argmax(axis=1) == np.array([2, 1, 0])[y]).all()
+    # The same images are held out every time (cache or not), whatever the run's seed.
+    again = load_dataset(str(root), cache_dir=tmp_path / "other-cache", seed=7)
+    assert np.array_equal(np.sort(again.x_test.reshape(5, -1), axis=0), np.sort(ds.x_test.reshape(5, -1), axis=0))
+    assert not progress.has("skipped")
+
+
+def test_class_folders_inside_one_top_folder_and_in_an_archive(tmp_path: Path, cache: Path) -> None:
+    make_class_folders(tmp_path / "src" / "pets", {"red": 5, "green": 5})
+    archive = make_tar(tmp_path / "pets.tar.gz", tmp_path / "src" / "pets", "pets")
+    from_archive = load_dataset(str(archive), cache_dir=cache)
+    from_folder = load_dataset(str(tmp_path / "src"), cache_dir=cache)
+    check_dataset(from_archive, 8, 2, 2)
+    assert np.array_equal(from_archive.x_test, from_folder.x_test) and from_archive.class_names == ["green", "red"]
+
+
+def test_a_class_folder_with_one_image_cannot_be_split(tmp_path: Path, cache: Path) -> None:
+    root = make_class_folders(tmp_path / "pets", {"red": 5, "green": 1})
+    with pytest.raises(DataError) as exc:
+        load_dataset(str(root), cache_dir=cache)
+    assert "green/ has 1 image" in one_line(exc) and "at least 2 per class" in str(exc.value)
+
+
+@pytest.mark.parametrize("test_name", ["val", "validation", "valid"])
+def test_val_folder_stands_for_test(tmp_path: Path, cache: Path, test_name: str) -> None:
+    root = make_image_folder(tmp_path / "imgs", strays=False)
+    (root / "test").rename(root / test_name)
+    ds = load_dataset(str(root), cache_dir=cache)
+    check_dataset(ds, 15, 6, 3)
+    (root / test_name / "red").rename(root / test_name / "crimson")
+    with pytest.raises(DataError) as exc:
+        load_dataset(str(root), cache_dir=cache)
+    assert f"only in {test_name}/: crimson" in one_line(exc)
+
 
 
 def test_empty_spec() -> None:
