@@ -159,8 +159,13 @@ def queue_events(monkeypatch: pytest.MonkeyPatch) -> list[QueueProgress]:
 async def test_compare_two_variants_two_seeds_then_reuse(
     tmp_path: Path, queue_events: list[QueueProgress], screen_text: Callable[[Any], str]
 ) -> None:
+    from kvt_models.training import train
+
     runs_dir = tmp_path / "runs"
-    app = create_app(data="sample", runs_dir=runs_dir, epochs=1, **TINY)
+    # Real training, in this process: a child process per run (the app's default,
+    # checked in test_s_stops_a_comparison_queue; real children are trained in
+    # test_isolated.py) would add four TensorFlow start-ups, ~30 s.
+    app = create_app(data="sample", runs_dir=runs_dir, epochs=1, train_fn=train, **TINY)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await ready(pilot)
         await pilot.press("v")
@@ -253,10 +258,11 @@ async def test_compare_marked_runs_from_the_runs_view(tmp_path: Path, screen_tex
         assert (app.last_comparison_folder / "comparison.json").is_file()
 
 
-async def test_s_stops_a_comparison_queue(tmp_path: Path) -> None:
+async def test_s_stops_a_comparison_queue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import asyncio
     from types import SimpleNamespace
 
+    import kvt_models.isolated as isolated_module
     from kvt_models.events import BatchEnded, TrainEnded, TrainStarted
 
     runs_dir = tmp_path / "runs"
@@ -275,8 +281,10 @@ async def test_s_stops_a_comparison_queue(tmp_path: Path) -> None:
         listener(TrainEnded("fake", str(runs_dir / "fake"), "stopped", 0))
         return SimpleNamespace(status="stopped", run_dir=runs_dir / "fake")
 
-    # The app's train_fn trains each queued run (instead of a child process per run).
-    app = create_app(data="sample", runs_dir=runs_dir, epochs=1, train_fn=fake_train, **TINY)
+    # Left alone, the app trains each queued run with isolated.train_isolated (a
+    # child process per run): the stand-in takes its place, so this also checks that.
+    monkeypatch.setattr(isolated_module, "train_isolated", fake_train)
+    app = create_app(data="sample", runs_dir=runs_dir, epochs=1, **TINY)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await ready(pilot)
         await pilot.press("v", "g")
