@@ -57,10 +57,11 @@ class CompareScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         comparison = self.comparison
         seeds = comparison.settings.get("seeds") or []
+        epochs = comparison.settings.get("epochs", "?")
         yield Header()
         yield Static(
             f"Comparison · {len(comparison.variants)} variants · seeds {', '.join(map(str, seeds)) or '?'}"
-            f" · data {comparison.settings.get('data', '?')} · {comparison.settings.get('epochs', '?')} epochs",
+            f" · data {comparison.settings.get('data', '?')} · {epochs} epoch{'' if epochs == 1 else 's'}",
             id="compare-title",
             markup=False,
         )
