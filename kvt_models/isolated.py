@@ -15,29 +15,37 @@ not the app: it comes back as an error with the child's exit code.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import multiprocessing
 import signal
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from .errors import KvtError
 from .events import Listener, ignore
 
 if TYPE_CHECKING:
     from .config import RunConfig
+    from .summary import ModelSummary
     from .training import TrainResult
 
-_TARGETS = ("train", "resume")
+# What a child can run: name -> (module in kvt_models, function, whether it
+# streams events, i.e. takes listener= and stop=).
+_TARGETS: dict[str, tuple[str, str, bool]] = {
+    "train": ("training", "train", True),
+    "resume": ("training", "resume", True),
+    "describe_models": ("summary", "describe_models", False),
+}
 
 
 class ChildDied(RuntimeError):
-    """The training process ended without a result (killed, or crashed below Python)."""
+    """The child process ended without a result (killed, or crashed below Python)."""
 
 
 def call_isolated(target: str, listener: Listener, stop: threading.Event, /, *args: Any, **kwargs: Any) -> Any:
-    """Call ``kvt_models.training.train`` or ``resume`` in a child process.
+    """Call ``kvt_models.training.train`` / ``resume`` or ``summary.describe_models`` in a child process.
 
     ``listener`` gets every event on the calling thread; ``stop`` is relayed to
     the child. The child's return value comes back; a ``KvtError`` raised in
@@ -82,7 +90,7 @@ def call_isolated(target: str, listener: Listener, stop: threading.Event, /, *ar
     if error is not None:
         raise error
     if not done:
-        raise ChildDied(f"the training process ended without a result (exit code {proc.exitcode}); see the log")
+        raise ChildDied(f"the {target} process ended without a result (exit code {proc.exitcode}); see the log")
     return result
 
 
@@ -103,6 +111,16 @@ def train_isolated(
     return call_isolated(
         "train", listener, stop or threading.Event(), config, runs_dir=runs_dir, batch_interval=batch_interval
     )
+
+
+def describe_isolated(variants: Sequence[tuple[str, str]]) -> list[ModelSummary]:
+    """:func:`kvt_models.summary.describe_models` in a child process.
+
+    Describing a model means building it, which imports TensorFlow (~5 s,
+    ~600 MB). The app asks for every variant at once, here, so that it never
+    holds TensorFlow itself.
+    """
+    return call_isolated("describe_models", ignore, threading.Event(), list(variants))
 
 
 @contextlib.contextmanager
@@ -152,11 +170,10 @@ def _child(target: str, args: tuple, kwargs: dict, conn: Any, stop_flag: Any) ->
         stop.set()
 
     threading.Thread(target=relay_stop, name="stop-relay", daemon=True).start()
-    from . import training
-
-    fn = getattr(training, target)
+    module_name, function_name, streams = _TARGETS[target]
+    fn = getattr(importlib.import_module(f"{__package__}.{module_name}"), function_name)
     try:
-        result = fn(*args, listener=send, stop=stop, **kwargs)
+        result = fn(*args, listener=send, stop=stop, **kwargs) if streams else fn(*args, **kwargs)
     except KvtError as exc:
         _reply(conn, ("error", exc))
     except BaseException as exc:  # noqa: BLE001 - everything else is reported to the parent, one line

@@ -11,9 +11,11 @@ runs view or on a reopened run) or runs a comparison queue (``g`` in the
 Compare tab); a comparison made of runs marked in the runs view is
 summarised on a worker of its own.
 
-Nothing here imports TensorFlow, Keras, matplotlib or plotext at module level:
-each is imported inside the worker or method that needs it, so the first frame
-is drawn long before ``import tensorflow`` (~5 s) could finish.
+The app process never imports TensorFlow or Keras: training, resuming,
+comparison queues and the model view's layer tables all run in child processes
+(``kvt_models.isolated``), so the app stays small however long it runs.
+matplotlib and plotext are imported inside the worker or method that needs
+them, after the first frame.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from .messages import (
     EpochMessage,
     ExportDone,
     FailedMessage,
-    ModelDescribed,
+    ModelsDescribed,
     QueueMessage,
     StageMessage,
     StartedMessage,
@@ -136,7 +138,7 @@ class KvtApp(App[None]):
         self._failure_reported = False
         self._train_pending = False  # t was pressed before the UI was mounted
         self._models: dict[tuple[str, str], Any] = {}  # model view summaries, by (framework, activation)
-        self._describing: tuple[str, str] | None = None
+        self._describing = False  # the model view's child process is building them
         # Set once the whole UI is mounted (it comes right after the first frame).
         self.ui_ready = asyncio.Event()
 
@@ -394,8 +396,7 @@ class KvtApp(App[None]):
         """Call ``body(listener)`` on the worker thread; the listener posts every event as a message.
 
         ``post_message`` is thread-safe and never blocks, so training never waits
-        for the screen. (The engine itself serialises model building with the
-        model view through ``kvt_models.tfenv.MODEL_LOCK``.)
+        for the screen.
         """
         from kvt_models.events import TrainFailed
 
@@ -799,42 +800,41 @@ class KvtApp(App[None]):
         if key in self._models:
             view.show_summary(self._models[key])
             return
-        if self._describing == key:
-            return
-        self._describing = key
         view.show_loading(*key)
-        self._describe_worker(*key)
+        if not self._describing:
+            self._describing = True
+            self._describe_worker()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="describe", name="model view")
-    def _describe_worker(self, framework: str, activation: str) -> None:
-        # Deferred: describing the model builds it with Keras, importing TensorFlow (~5 s).
-        from kvt_models.summary import describe_model
+    def _describe_worker(self) -> None:
+        """Every variant's layer table, built in a child process.
 
+        Building a model imports TensorFlow (~5 s, ~600 MB): done in the app, that
+        memory would stay for the app's whole life. One child builds all ten
+        variants (~1 s more than one) and exits.
+        """
+        from kvt_models.config import ACTIVATIONS, FRAMEWORKS
+        from kvt_models.isolated import describe_isolated
+
+        variants = [(framework, activation) for framework in sorted(FRAMEWORKS) for activation in ACTIVATIONS]
         try:
-            summary = describe_model(framework, activation)
+            summaries = describe_isolated(variants)
         except Exception as exc:  # reported in the view (and logged): the app keeps running
             if not isinstance(exc, KvtError):
-                log.error("describing %s + %s failed", framework, activation, exc_info=exc)
-            self.post_message(ModelDescribed(framework, activation, None, f"{exc}".splitlines()[0] if f"{exc}" else type(exc).__name__))
+                log.error("describing the models failed", exc_info=exc)
+            self.post_message(ModelsDescribed([], f"{exc}".splitlines()[0] if f"{exc}" else type(exc).__name__))
             return
-        self.post_message(ModelDescribed(framework, activation, summary))
+        self.post_message(ModelsDescribed(summaries))
 
-    @on(ModelDescribed)
-    def _model_described(self, message: ModelDescribed) -> None:
-        key = (message.framework, message.activation)
-        if self._describing == key:
-            self._describing = None
-        view = self.model_view
-        if message.summary is None:
-            view.show_error(message.error)
+    @on(ModelsDescribed)
+    def _models_described(self, message: ModelsDescribed) -> None:
+        self._describing = False
+        if message.error:
+            self.model_view.show_error(message.error)
             return
-        self._models[key] = message.summary
-        form = self.form
-        selected = (str(form.query_one("#framework", Select).value), str(form.query_one("#activation", Select).value))
-        if selected == key:
-            view.show_summary(message.summary)
-        else:
-            self._describe_selected_model()  # the choice changed while this one was building
+        self._models.update({(summary.framework, summary.activation): summary for summary in message.summaries})
+        if self.views.active == "model":
+            self._describe_selected_model()
 
     # -- runs view --------------------------------------------------------------------
     def on_runs_view_open_run(self, message: RunsView.OpenRun) -> None:

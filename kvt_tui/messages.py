@@ -84,14 +84,12 @@ class FailedMessage(Message):
         self.event = event
 
 
-class ModelDescribed(Message):
-    """The model view's layer table is ready (or could not be built: ``error``)."""
+class ModelsDescribed(Message):
+    """The model view's layer tables, every variant at once (or why they could not be built: ``error``)."""
 
-    def __init__(self, framework: str, activation: str, summary: ModelSummary | None, error: str = "") -> None:
+    def __init__(self, summaries: list[ModelSummary], error: str = "") -> None:
         super().__init__()
-        self.framework = framework
-        self.activation = activation
-        self.summary = summary
+        self.summaries = summaries
         self.error = error
 
 

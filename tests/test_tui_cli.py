@@ -116,6 +116,36 @@ def test_the_ui_comes_up_without_heavy_imports(tmp_path: Path) -> None:
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
 
 
+MODEL_VIEW_SCRIPT = """
+import asyncio, json, sys
+from kvt_tui.__main__ import create_app
+
+async def model_view():
+    app = create_app(data="sample", runs_dir=sys.argv[1], framework="tensorflow", activation="crelu")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.ui_ready.wait()
+        await pilot.press("m")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        summary = app.model_view.summary
+        return len(app._models), summary.framework, summary.activation, summary.total_params
+
+shown = asyncio.run(model_view())
+print(json.dumps([shown, sorted(m for m in ("tensorflow", "keras") if m in sys.modules)]))
+"""
+
+
+def test_the_model_view_builds_the_models_in_a_child_process(tmp_path: Path) -> None:
+    """The app never holds TensorFlow (~600 MB), even after showing the layer tables."""
+    done = subprocess.run(
+        [sys.executable, "-c", MODEL_VIEW_SCRIPT, str(tmp_path / "runs")], capture_output=True, text=True, timeout=180, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    shown, heavy = json.loads(done.stdout.strip().splitlines()[-1])
+    assert shown == [10, "tensorflow", "crelu", 4_331_434]  # every variant described at once
+    assert heavy == []
+
+
 FIRST_FRAME_IMPORTS = """
 import json, sys
 import kvt_tui.__main__, kvt_tui.app

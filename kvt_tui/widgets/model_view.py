@@ -1,9 +1,9 @@
 """The model view: MiniVGGNet's layers for the chosen framework and activation.
 
 Layers that run a raw TensorFlow op are marked, which is where the two
-frameworks really differ (both are Keras 3 models). The summary comes from
-:func:`kvt_models.summary.describe_model`, run by the app on a thread worker
-because building the model imports TensorFlow.
+frameworks really differ (both are Keras 3 models). The summaries come from
+:func:`kvt_models.summary.describe_models`, run by the app in a child process
+(building a model imports TensorFlow), every variant at once.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ class ModelView(Vertical):
 
     def show_loading(self, framework: str, activation: str) -> None:
         self.query_one("#model-summary", Static).update(
-            f"Building MiniVGGNet ({framework} + {activation}); the first time imports TensorFlow (a few seconds)…"
+            f"Building MiniVGGNet ({framework} + {activation}) and the other variants in a helper process, "
+            "where TensorFlow starts (5-10 s, once)…"
         )
         self.query_one(DataTable).clear()
 
