@@ -50,6 +50,9 @@ def call_isolated(target: str, listener: Listener, stop: threading.Event, /, *ar
     ``listener`` gets every event on the calling thread; ``stop`` is relayed to
     the child. The child's return value comes back; a ``KvtError`` raised in
     the child is raised here unchanged, anything else as a ``RuntimeError``.
+
+    A target that streams no events (``describe_models``) has nothing to save:
+    ``stop`` ends its child at once, and the call returns None.
     """
     if target not in _TARGETS:
         raise ValueError(f"Unknown target. Received: target={target!r}")
@@ -63,10 +66,14 @@ def call_isolated(target: str, listener: Listener, stop: threading.Event, /, *ar
     result: Any = None
     error: BaseException | None = None
     done = False
+    streams = _TARGETS[target][2]
     try:
         while True:
             if stop.is_set() and not child_stop.is_set():
                 child_stop.set()
+                if not streams:
+                    proc.terminate()  # its default SIGTERM action: gone at once
+                    return None
             if not receiver.poll(0.1):
                 continue
             try:
@@ -113,14 +120,16 @@ def train_isolated(
     )
 
 
-def describe_isolated(variants: Sequence[tuple[str, str]]) -> list[ModelSummary]:
-    """:func:`kvt_models.summary.describe_models` in a child process.
+def describe_isolated(
+    variants: Sequence[tuple[str, str]], stop: threading.Event | None = None
+) -> list[ModelSummary] | None:
+    """:func:`kvt_models.summary.describe_models` in a child process; None if ``stop`` came first.
 
     Describing a model means building it, which imports TensorFlow (~5 s,
     ~600 MB). The app asks for every variant at once, here, so that it never
     holds TensorFlow itself.
     """
-    return call_isolated("describe_models", ignore, threading.Event(), list(variants))
+    return call_isolated("describe_models", ignore, stop or threading.Event(), list(variants))
 
 
 @contextlib.contextmanager
@@ -150,13 +159,17 @@ def _std_streams_on_fds() -> Iterator[None]:
 
 def _child(target: str, args: tuple, kwargs: dict, conn: Any, stop_flag: Any) -> None:
     stop = threading.Event()
+    module_name, function_name, streams = _TARGETS[target]
     # Ctrl-C in the terminal reaches the whole process group: the parent decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # A hangup (the SSH session dropped) or a TERM aimed at the group: stop at
-    # the next batch and save, as the parent would ask anyway.
-    for name in ("SIGHUP", "SIGTERM"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), lambda signum, frame: stop.set())
+    if streams:
+        # A hangup (the SSH session dropped) or a TERM aimed at the group: stop
+        # at the next batch and save, as the parent would ask anyway. Anything
+        # else (describing models) has nothing to save and ends at once, so that
+        # quitting the app never waits for it.
+        for name in ("SIGHUP", "SIGTERM"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), lambda signum, frame: stop.set())
 
     def send(event: Any) -> None:
         try:
@@ -170,7 +183,6 @@ def _child(target: str, args: tuple, kwargs: dict, conn: Any, stop_flag: Any) ->
         stop.set()
 
     threading.Thread(target=relay_stop, name="stop-relay", daemon=True).start()
-    module_name, function_name, streams = _TARGETS[target]
     fn = getattr(importlib.import_module(f"{__package__}.{module_name}"), function_name)
     try:
         result = fn(*args, listener=send, stop=stop, **kwargs) if streams else fn(*args, **kwargs)

@@ -139,6 +139,7 @@ class KvtApp(App[None]):
         self._train_pending = False  # t was pressed before the UI was mounted
         self._models: dict[tuple[str, str], Any] = {}  # model view summaries, by (framework, activation)
         self._describing = False  # the model view's child process is building them
+        self._describe_stop = threading.Event()
         # Set once the whole UI is mounted (it comes right after the first frame).
         self.ui_ready = asyncio.Event()
 
@@ -263,6 +264,7 @@ class KvtApp(App[None]):
         # (and save its partial run) instead of keeping the process alive.
         if self._stop is not None:
             self._stop.set()
+        self._describe_stop.set()  # and the model view's helper process ends at once
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -818,13 +820,14 @@ class KvtApp(App[None]):
 
         variants = [(framework, activation) for framework in sorted(FRAMEWORKS) for activation in ACTIVATIONS]
         try:
-            summaries = describe_isolated(variants)
+            summaries = describe_isolated(variants, self._describe_stop)
         except Exception as exc:  # reported in the view (and logged): the app keeps running
             if not isinstance(exc, KvtError):
                 log.error("describing the models failed", exc_info=exc)
             self.post_message(ModelsDescribed([], f"{exc}".splitlines()[0] if f"{exc}" else type(exc).__name__))
             return
-        self.post_message(ModelsDescribed(summaries))
+        if summaries is not None:  # None: the app is closing
+            self.post_message(ModelsDescribed(summaries))
 
     @on(ModelsDescribed)
     def _models_described(self, message: ModelsDescribed) -> None:

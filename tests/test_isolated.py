@@ -60,3 +60,15 @@ def test_kvt_train_compare_trains_each_run_in_a_process_of_its_own(tmp_path, cap
     assert "2 run(s) trained, 0 reused" in out and "keras:relu" in out
     pids = [json.loads((run / "status.json").read_text())["pid"] for run in runs.iterdir() if (run / "status.json").is_file()]
     assert len(pids) == 2 and len(set(pids)) == 2 and os.getpid() not in pids
+
+
+def test_a_stop_ends_a_model_description_child_at_once():
+    """Quitting the app while the model view's helper starts must not wait for TensorFlow."""
+    import multiprocessing
+
+    from kvt_models.isolated import describe_isolated
+
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()  # long before the child has even imported TensorFlow
+    assert describe_isolated([("keras", "relu")], stop) is None
+    assert multiprocessing.active_children() == []
