@@ -34,32 +34,27 @@ def describe_model(framework: str, activation: str, num_classes: int = 10) -> Mo
     """Build MiniVGGNet (uncompiled) and describe it layer by layer."""
     from .architectures import build_minivggnet
     from .layers import uses_tensorflow_ops
-    from .tfenv import MODEL_LOCK
 
-    # Built and read under the engine's lock: a run starting on another thread
-    # clears the Keras session, which must not happen halfway through.
-    with MODEL_LOCK:
-        model = build_minivggnet(framework, activation, num_classes=num_classes)
-        layers = []
-        for layer in model.layers:
-            shape = tuple(layer.output.shape)
-            layers.append(
-                LayerInfo(
-                    name=layer.name,
-                    type=type(layer).__name__,
-                    output_shape="(" + ", ".join("None" if d is None else str(d) for d in shape) + ")",
-                    params=int(layer.count_params()),
-                    tensorflow_op=f"tf.nn.{layer.op}" if uses_tensorflow_ops(layer) else "",
-                )
+    model = build_minivggnet(framework, activation, num_classes=num_classes)
+    layers = []
+    for layer in model.layers:
+        shape = tuple(layer.output.shape)
+        layers.append(
+            LayerInfo(
+                name=layer.name,
+                type=type(layer).__name__,
+                output_shape="(" + ", ".join("None" if d is None else str(d) for d in shape) + ")",
+                params=int(layer.count_params()),
+                tensorflow_op=f"tf.nn.{layer.op}" if uses_tensorflow_ops(layer) else "",
             )
-        trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
-        total = int(model.count_params())
+        )
+    trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
     return ModelSummary(
         name=model.name,
         framework=framework,
         activation=activation,
         layers=layers,
-        total_params=total,
+        total_params=int(model.count_params()),
         trainable_params=trainable,
     )
 

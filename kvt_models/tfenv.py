@@ -16,11 +16,6 @@ from typing import Any, Iterator
 
 _lock = threading.Lock()
 
-# keras.backend.clear_session() resets state shared by every thread. Whoever
-# clears it or builds a model holds this lock, so the app can describe a model
-# on one thread while a run starts on another.
-MODEL_LOCK = threading.RLock()
-
 
 @contextlib.contextmanager
 def quiet_fd2() -> Iterator[None]:

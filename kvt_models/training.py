@@ -163,21 +163,20 @@ def _run(
         listener(StageChanged("building model", f"{cfg.framework} + {cfg.activation}"))
         from .callbacks import KvtCallback
         from .pipeline import make_dataset
-        from .tfenv import MODEL_LOCK, import_tf
+        from .tfenv import import_tf
 
         tf, keras = import_tf()
+        keras.backend.clear_session()  # drop graphs of earlier runs in this process
+        # Same seed + same config = same history on CPU: seeded Python/NumPy/TF
+        # generators, and TF kernels (and tf.data) forced onto deterministic paths.
+        keras.utils.set_random_seed(cfg.seed + initial_epoch)
+        tf.config.experimental.enable_op_determinism()
         recipe = get_recipe(cfg.recipe)
         steps = math.ceil(len(data.x_train) / cfg.batch_size)
-        with MODEL_LOCK:
-            keras.backend.clear_session()  # drop graphs of earlier runs: memory stays flat
-            # Same seed + same config = same history on CPU: seeded Python/NumPy/TF
-            # generators, and TF kernels (and tf.data) forced onto deterministic paths.
-            keras.utils.set_random_seed(cfg.seed + initial_epoch)
-            tf.config.experimental.enable_op_determinism()
-            if initial_epoch:
-                model = _load_checkpoint(writer, steps * initial_epoch)
-            else:
-                model = build_compiled_model(cfg, data.num_classes, steps)
+        if initial_epoch:
+            model = _load_checkpoint(writer, steps * initial_epoch)
+        else:
+            model = build_compiled_model(cfg, data.num_classes, steps)
         params = int(model.count_params())
         if model.output_shape[-1] != data.num_classes:
             raise KvtError(
