@@ -120,6 +120,17 @@ def train_isolated(
     )
 
 
+def resume_isolated(
+    run_dir: str | Path,
+    listener: Listener = ignore,
+    *,
+    stop: threading.Event | None = None,
+    batch_interval: float = 0.2,
+) -> TrainResult:
+    """:func:`kvt_models.training.resume`, in a child process: the same arguments, events and result."""
+    return call_isolated("resume", listener, stop or threading.Event(), run_dir, batch_interval=batch_interval)
+
+
 def describe_isolated(
     variants: Sequence[tuple[str, str]], stop: threading.Event | None = None
 ) -> list[ModelSummary] | None:

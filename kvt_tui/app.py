@@ -421,15 +421,13 @@ class KvtApp(App[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="train", name="training")
     def _train_worker(self, config: RunConfig, stop: threading.Event) -> Any:
         """Runs on a worker thread: never touches a widget, only posts messages."""
-        if self.train_fn is not None:
-            train = self.train_fn
-            return self._with_listener(lambda listener: train(config, listener, stop=stop, runs_dir=self.runs_dir))
         # Each run trains in a child process: TensorFlow keeps memory from every
         # fit, so twenty runs in one process would grow by ~500 MB. The app
         # itself never imports TensorFlow for training.
-        from kvt_models.isolated import call_isolated
+        from kvt_models.isolated import train_isolated
 
-        return self._with_listener(lambda listener: call_isolated("train", listener, stop, config, runs_dir=self.runs_dir))
+        train = self.train_fn or train_isolated
+        return self._with_listener(lambda listener: train(config, listener, stop=stop, runs_dir=self.runs_dir))
 
     # -- resume -------------------------------------------------------------------
     def resume_run(self, run_dir: Path) -> None:
@@ -461,12 +459,10 @@ class KvtApp(App[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="train", name="resume")
     def _resume_worker(self, run_dir: Path, stop: threading.Event) -> Any:
         """Runs on a worker thread: never touches a widget, only posts messages."""
-        if self.resume_fn is not None:
-            resume = self.resume_fn
-            return self._with_listener(lambda listener: resume(run_dir, listener, stop=stop))
-        from kvt_models.isolated import call_isolated  # a child process, as for training
+        from kvt_models.isolated import resume_isolated  # a child process, as for training
 
-        return self._with_listener(lambda listener: call_isolated("resume", listener, stop, run_dir))
+        resume = self.resume_fn or resume_isolated
+        return self._with_listener(lambda listener: resume(run_dir, listener, stop=stop))
 
     def on_runs_view_resume_run(self, message: RunsView.ResumeRun) -> None:
         # A name-based handler (not @on): RunsView is imported after the first frame.
