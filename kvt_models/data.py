@@ -105,7 +105,7 @@ IMAGE_SUFFIXES = frozenset(
 _LAYOUTS = (
     "expected a CIFAR-10 python folder (data_batch_1..5, test_batch, batches.meta), "
     "an image folder (train/<class>/*.jpg and test/<class>/*.jpg, or val/ for test/), "
-    "a folder of class folders (<class>/*.jpg; 20% of each class is held out as the test set), "
+    f"a folder of class folders (<class>/*.jpg; {HOLDOUT_FRACTION:.0%} of each class is held out as the test set), "
     "or a .tar.gz of any of these"
 )
 _SPEC_HELP = "choose cifar10, sample, or the path of a folder or .tar.gz as the dataset"
@@ -499,14 +499,14 @@ def _find_layout(tree: _Tree, say: Progress = _quiet) -> _Layout:
         if any(_join(root, split) in tree.dirs for split in _SPLIT_NAMES):
             return _image_layout(tree, root)
     for root in roots:
-        classes = [name for name in tree.child_dirs(root) if _image_files(tree, _join(root, name))]
-        if len(classes) >= 2:
+        images = {name: files for name in tree.child_dirs(root) if (files := _image_files(tree, _join(root, name)))}
+        if len(images) >= 2:
             say(f"no train/ and test/ folders: {HOLDOUT_FRACTION:.0%} of each class (always the same images) "
                 "is held out as the test set")
-            return _holdout_layout(tree, root, classes)
-        if len(classes) == 1:
+            return _holdout_layout(tree, root, images)
+        if len(images) == 1:
             raise DataError(
-                f"{tree.label} has images in one class folder only ({_join(root, classes[0])}/): "
+                f"{tree.label} has images in one class folder only ({_join(root, next(iter(images)))}/): "
                 "a classifier needs at least 2 class folders"
             )
     raise DataError(f"{tree.label} is no dataset layout kvt knows: {_LAYOUTS}")
@@ -552,7 +552,7 @@ def _image_layout(tree: _Tree, root: str) -> _Layout:
         raise DataError(
             f"{tree.label} has train/ but no test/ (or val/) folder: an image folder needs both "
             "train/<class>/* and test/<class>/*; or put the class folders directly in the folder "
-            "and kvt holds out 20% of each class"
+            f"and kvt holds out {HOLDOUT_FRACTION:.0%} of each class"
         )
     split_dirs = {"train": _join(root, "train"), "test": _join(root, test_name)}
     labels = {split: f"{rel.rpartition('/')[2]}/" for split, rel in split_dirs.items()}
@@ -592,19 +592,19 @@ def _image_layout(tree: _Tree, root: str) -> _Layout:
     return layout
 
 
-def _holdout_layout(tree: _Tree, root: str, classes: list[str]) -> _Layout:
+def _holdout_layout(tree: _Tree, root: str, images: dict[str, list[str]]) -> _Layout:
     """<class>/* with no split: hold out :data:`HOLDOUT_FRACTION` of each class as the test set.
 
-    The pick is fixed (seed 0 over the sorted file names), not the run's seed:
-    every run on this folder, whatever its seed, is scored on the same images.
+    ``images``: each class folder's image files, sorted. The pick is fixed
+    (seed 0 over the sorted file names), not the run's seed: every run on this
+    folder, whatever its seed, is scored on the same images.
     """
     layout = _Layout(
-        kind="images", root=root, classes=classes,
+        kind="images", root=root, classes=list(images),
         split_labels={"train": "the training part", "test": f"the held-out {HOLDOUT_FRACTION:.0%}"},
     )
     rng = np.random.default_rng(0)
-    for label, name in enumerate(classes):
-        files = _image_files(tree, _join(root, name))
+    for label, (name, files) in enumerate(images.items()):
         if len(files) < 2:
             raise DataError(
                 f"{tree.label}: class folder {_join(root, name)}/ has {len(files)} image: holding out a test image "
