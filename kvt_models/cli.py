@@ -27,6 +27,7 @@ from .config import ACTIVATIONS, FRAMEWORKS, PRESETS, RunConfig, check_lr
 from .errors import ConfigError, KvtError
 from .events import BatchEnded, EpochEnded, Event, QueueProgress, StageChanged, TrainEnded, TrainFailed, TrainStarted
 from .recipes import RECIPES
+from .stopping import StopRequest
 
 EXIT_OK, EXIT_CRASH, EXIT_USAGE = 0, 1, 2
 
@@ -267,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .training import resume, train
 
     printer = ConsolePrinter(out, err)
-    stop = threading.Event()
+    stop = StopRequest()
     started = time.perf_counter()
     with _SignalStop(stop, err) as signals:
         if args.resume:
@@ -305,6 +306,10 @@ class ComparePrinter(ConsolePrinter):
             if isinstance(event, TrainStarted):
                 self.epochs = event.epochs
                 self._print(f"[INFO] run folder: {event.run_dir}")
+        elif isinstance(event, TrainFailed) and not event.user_error:
+            # One run of the queue died or diverged; the queue goes on without it.
+            super()._show(event)
+            self._print(f"[WARN] this run did not finish: {event.message}; the queue goes on")
         else:
             super()._show(event)
 
@@ -324,7 +329,7 @@ def compare_main(argv: Sequence[str]) -> int:
     except KvtError as exc:
         print(f"kvt-train: error: {exc}", file=err)
         return EXIT_USAGE
-    stop = threading.Event()
+    stop = StopRequest()
     with _SignalStop(stop, err) as signals:
         result, code = _guarded(
             err,
@@ -335,14 +340,21 @@ def compare_main(argv: Sequence[str]) -> int:
         )
     if result is None:
         return code
-    if result.stopped or result.comparison is None:
+    if result.stopped:
         _say(out, f"[INFO] comparison stopped: {result.trained} run(s) trained and kept, {result.reused} reused; "
                   "run the same command again to continue")
         return 128 + int(signals.signum) if signals.signum is not None else EXIT_CRASH
     _say(out, f"[INFO] {result.trained} run(s) trained, {result.reused} reused\n")
-    _say(out, format_table(result.comparison))
-    _say(out, "\n" + result.comparison.verdict + "\n")
-    _say(out, "[INFO] wrote:\n" + "\n".join(f"  {k:<10} {v}" for k, v in result.files.items()))
+    if result.comparison is not None:
+        _say(out, format_table(result.comparison))
+        _say(out, "\n" + result.comparison.verdict + "\n")
+        _say(out, "[INFO] wrote:\n" + "\n".join(f"  {k:<10} {v}" for k, v in result.files.items()))
+    if result.unfinished:
+        lines = [f"[INFO] {len(result.unfinished)} run(s) did not finish"
+                 + ("" if result.comparison is not None else ", so a variant has no run to compare") + ":"]
+        lines += [f"  {u.variant} seed {u.seed}: {u.reason}" for u in result.unfinished]
+        _say(err, "\n".join(lines))
+        return EXIT_CRASH
     return EXIT_OK
 
 

@@ -231,6 +231,16 @@ def verdict(variants: list[VariantSummary], pairs: list[PairSummary]) -> str:
 
 # -- running ----------------------------------------------------------------
 @dataclass
+class UnfinishedRun:
+    """A queued run that ended without finishing, though nobody asked it to stop."""
+
+    variant: str
+    seed: int
+    run_dir: str  # "" when it died before making its folder
+    reason: str
+
+
+@dataclass
 class CompareResult:
     comparison: Comparison | None
     folder: Path | None
@@ -238,6 +248,7 @@ class CompareResult:
     trained: int
     reused: int
     stopped: bool
+    unfinished: list[UnfinishedRun] = field(default_factory=list)
 
 
 def run_comparison(
@@ -257,36 +268,59 @@ def run_comparison(
     signature; the default is that function, in this process. The app and
     ``kvt-train compare`` pass :func:`kvt_models.isolated.train_isolated`, so
     that a long queue does not keep TensorFlow's memory from every run.
+
+    A run that dies (its process killed, out of memory) or diverges does not
+    end the queue: the others still train, and the result lists it in
+    ``unfinished`` (it can be resumed later). A stop request ends the queue.
     """
     if train_fn is None:
         from .training import train as train_fn
+    from .isolated import ChildDied
+    from .training import TrainingDiverged
 
     stop = stop or threading.Event()
     store = RunStore(runs_dir)
     store.ensure()
     planned = plan(variants, seeds, base, store)
     groups: dict[str, list[RunRecord]] = {variant_name(*v): [] for v in variants}
+    unfinished: list[UnfinishedRun] = []
     trained = reused = 0
     for index, item in enumerate(planned, start=1):
         if stop.is_set():
-            return CompareResult(None, None, {}, trained, reused, stopped=True)
+            return CompareResult(None, None, {}, trained, reused, stopped=True, unfinished=unfinished)
         listener(QueueProgress(index, len(planned), item.variant, item.seed, item.existing is not None,
                                str(item.existing or "")))
         if item.existing is not None:
             groups[item.variant].append(read_run(item.existing))
             reused += 1
             continue
-        result = train_fn(item.config, listener, stop=stop, runs_dir=store.root, batch_interval=batch_interval)
+        try:
+            result = train_fn(item.config, listener, stop=stop, runs_dir=store.root, batch_interval=batch_interval)
+        except ChildDied as exc:
+            if stop.is_set():
+                return CompareResult(None, None, {}, trained, reused, stopped=True, unfinished=unfinished)
+            unfinished.append(UnfinishedRun(item.variant, item.seed, exc.run_dir, str(exc)))
+            continue
+        except TrainingDiverged as exc:
+            unfinished.append(UnfinishedRun(item.variant, item.seed, "", str(exc)))
+            continue
         if result.status != "finished":
-            return CompareResult(None, None, {}, trained, reused, stopped=True)
+            if stop.is_set():
+                return CompareResult(None, None, {}, trained, reused, stopped=True, unfinished=unfinished)
+            reason = f"{result.message or 'ended ' + result.status}; resume it with: kvt-train --resume {result.run_dir}"
+            unfinished.append(UnfinishedRun(item.variant, item.seed, str(result.run_dir), reason))
+            continue
         groups[item.variant].append(read_run(result.run_dir))
         trained += 1
 
+    if any(not runs for runs in groups.values()):
+        # A variant with no finished run has nothing to compare.
+        return CompareResult(None, None, {}, trained, reused, stopped=False, unfinished=unfinished)
     settings = {k: v for k, v in planned[0].config.to_dict().items() if k not in ("framework", "activation", "seed")}
     settings["seeds"] = list(seeds)
     comparison = summarize(groups, settings)
     folder, files = write_comparison(comparison, store.root)
-    return CompareResult(comparison, folder, files, trained, reused, stopped=False)
+    return CompareResult(comparison, folder, files, trained, reused, stopped=False, unfinished=unfinished)
 
 
 def write_comparison(comparison: Comparison, runs_root: Path) -> tuple[Path, dict[str, str]]:

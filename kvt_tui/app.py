@@ -38,6 +38,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from kvt_models.config import RunConfig
 from kvt_models.errors import KvtError
+from kvt_models.stopping import StopRequest
 
 from .messages import (
     BatchMessage,
@@ -139,7 +140,7 @@ class KvtApp(App[None]):
         self._train_pending = False  # t was pressed before the UI was mounted
         self._models: dict[tuple[str, str], Any] = {}  # model view summaries, by (framework, activation)
         self._describing = False  # the model view's child process is building them
-        self._describe_stop = threading.Event()
+        self._describe_stop = StopRequest()
         # Set once the whole UI is mounted (it comes right after the first frame).
         self.ui_ready = asyncio.Event()
 
@@ -385,7 +386,7 @@ class KvtApp(App[None]):
         self.training = True
         self.comparing = comparing
         self._failure_reported = False
-        self._stop = threading.Event()
+        self._stop = StopRequest()
         self.metrics.set_history([])
         self.curves.set_history([])
         self.report.show_placeholder("Training… the report appears here when the run ends.")
@@ -401,6 +402,7 @@ class KvtApp(App[None]):
         for the screen.
         """
         from kvt_models.events import TrainFailed
+        from kvt_models.isolated import ChildDied
 
         failed = False
 
@@ -411,11 +413,12 @@ class KvtApp(App[None]):
 
         try:
             return body(listener)
-        except KvtError as exc:
-            # A user's mistake is not a crashed worker: the engine's TrainFailed
+        except (KvtError, ChildDied) as exc:
+            # A user's mistake, or a training process that died (kill -9, out
+            # of memory), is not a crashed worker: the engine's TrainFailed
             # event has told the screen already (or this one does).
             if not failed:
-                listener(TrainFailed(message=str(exc), user_error=True))
+                listener(TrainFailed(message=str(exc), user_error=isinstance(exc, KvtError)))
             return None
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="train", name="training")
@@ -509,7 +512,8 @@ class KvtApp(App[None]):
             return  # a user's mistake, already on screen
         self.post_message(
             CompareDone(result.comparison, result.folder, stopped=result.stopped,
-                        trained=result.trained, reused=result.reused)
+                        trained=result.trained, reused=result.reused,
+                        unfinished=[f"{u.variant} seed {u.seed}: {u.reason}" for u in result.unfinished])
         )
 
     @on(QueueMessage)
@@ -579,12 +583,23 @@ class KvtApp(App[None]):
         if message.error:
             self.notify(message.error, title="Cannot compare", severity="error", timeout=10)
             return
+        if message.unfinished:
+            # Runs that died or diverged: the queue went on without them.
+            lines = "\n".join(message.unfinished)
+            self.notify(f"{len(message.unfinished)} run(s) did not finish:\n{lines}",
+                        title="Runs did not finish", severity="error", timeout=20)
         if message.comparison is None:
-            # Stopped (s) or a run did not finish: the finished runs are kept and reused next time.
-            text = (f"comparison stopped after {message.trained} trained and {message.reused} reused runs; "
-                    "press g again to go on (finished runs are reused)")
+            # Stopped (s), or a variant has no finished run: the finished runs are kept and reused next time.
+            if message.stopped:
+                text = (f"comparison stopped after {message.trained} trained and {message.reused} reused runs; "
+                        "press g again to go on (finished runs are reused)")
+            else:
+                text = (f"comparison incomplete: {len(message.unfinished)} run(s) did not finish, so a variant "
+                        "has no run to compare; resume them from the runs view (c), then press g again")
             self.compare_view.set_status(text)
-            self.notify(text, title="Comparison stopped", severity="warning", timeout=10)
+            self.progress.finished(text)
+            if message.stopped:
+                self.notify(text, title="Comparison stopped", severity="warning", timeout=10)
             return
         from .widgets.compare_screen import CompareScreen
 

@@ -126,6 +126,7 @@ class CompareDone(Message):
         error: str = "",
         trained: int = 0,
         reused: int = 0,
+        unfinished: list[str] | None = None,
     ) -> None:
         super().__init__()
         self.comparison = comparison
@@ -134,6 +135,8 @@ class CompareDone(Message):
         self.error = error
         self.trained = trained
         self.reused = reused
+        # One line per queued run that died or diverged (the others still ran).
+        self.unfinished = unfinished or []
 
 
 @functools.cache

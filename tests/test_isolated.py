@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -63,12 +64,93 @@ def test_kvt_train_compare_trains_each_run_in_a_process_of_its_own(tmp_path, cap
 
 
 def test_a_stop_ends_a_model_description_child_at_once():
-    """Quitting the app while the model view's helper starts must not wait for TensorFlow."""
+    """Quitting the app while the model view's helper starts must not wait for TensorFlow.
+
+    The stop comes as soon as the child process exists, wherever it is then
+    (starting, importing, building): a kill at any of those moments must
+    neither hang the parent nor leave the child behind.
+    """
     import multiprocessing
 
     from kvt_models.isolated import describe_isolated
+    from kvt_models.stopping import StopRequest
 
-    stop = threading.Event()
-    threading.Timer(0.5, stop.set).start()  # long before the child has even imported TensorFlow
+    stop = StopRequest()
+
+    def stop_once_the_child_exists():
+        while not stop.is_set():
+            if any(p.name == "kvt-describe_models" for p in multiprocessing.active_children()):
+                stop.set()
+            else:
+                threading.Event().wait(0.01)
+
+    threading.Thread(target=stop_once_the_child_exists, daemon=True).start()
     assert describe_isolated([("keras", "relu")], stop) is None
     assert multiprocessing.active_children() == []
+
+
+def _kill_the_child_after_its_first_epoch(events):
+    """A listener that kill -9s the training child as soon as its first epoch is on disk."""
+    import json
+    import os
+    import signal
+
+    run_dirs = []
+
+    def listener(event):
+        events.append(event)
+        if isinstance(event, TrainStarted):
+            run_dirs.append(event.run_dir)
+        if isinstance(event, EpochEnded) and event.epoch == 1 and len(run_dirs) == 1:
+            # status.json names the process that writes the run: the child.
+            pid = json.loads((Path(run_dirs[0]) / "status.json").read_text())["pid"]
+            assert pid != os.getpid()
+            os.kill(pid, signal.SIGKILL)
+
+    return listener
+
+
+def test_a_killed_child_fails_its_run_and_a_compare_queue_goes_on_then_the_run_resumes(tmp_path):
+    """kill -9 (or the OOM killer) in the middle of a queue: no hang, the other runs train, the run resumes."""
+    from kvt_models.compare import run_comparison
+    from kvt_models.events import TrainFailed
+    from kvt_models.isolated import resume_isolated, train_isolated
+    from kvt_models.stopping import StopRequest
+
+    events = []
+    base = RunConfig(epochs=3, **TINY)
+    result = run_comparison([("keras", "relu")], [1, 2], base, _kill_the_child_after_its_first_epoch(events),
+                            stop=StopRequest(), runs_dir=tmp_path, train_fn=train_isolated)
+
+    assert not result.stopped and result.trained == 1
+    [lost] = result.unfinished
+    assert lost.seed == 1 and "killed by SIGKILL" in lost.reason and "kvt-train --resume" in lost.reason
+    failed = [e for e in events if isinstance(e, TrainFailed)]
+    assert len(failed) == 1 and failed[0].run_dir == lost.run_dir and not failed[0].user_error
+    killed = read_run(lost.run_dir)
+    assert killed.status == "failed" and "killed by SIGKILL" in killed.message and killed.epochs_done == 1
+    # The queue's other run trained to its end after the kill.
+    assert [e.status for e in events if isinstance(e, TrainEnded)] == ["finished"]
+
+    resumed = resume_isolated(lost.run_dir)
+    assert resumed.status == "finished"
+    assert [row["epoch"] for row in read_run(lost.run_dir).history] == [1, 2, 3]
+
+
+def test_a_child_killed_before_its_run_folder_exists_is_an_error_not_a_hang(tmp_path):
+    """Dead before TrainStarted (e.g. out of memory while loading data): ChildDied, with how it died."""
+    import multiprocessing
+    import os
+    import signal
+
+    from kvt_models.events import StageChanged
+    from kvt_models.isolated import ChildDied
+    from kvt_models.stopping import StopRequest
+
+    def listener(event):
+        if isinstance(event, StageChanged):  # the child's first event: it is loading the data
+            for child in multiprocessing.active_children():
+                os.kill(child.pid, signal.SIGKILL)
+
+    with pytest.raises(ChildDied, match="killed by SIGKILL"):
+        call_isolated("train", listener, StopRequest(), RunConfig(epochs=1, **TINY), runs_dir=tmp_path)

@@ -162,7 +162,8 @@ def test_the_first_frame_waits_only_for_the_light_engine_modules() -> None:
     done = subprocess.run([sys.executable, "-c", FIRST_FRAME_IMPORTS], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     imported = set(json.loads(done.stdout.strip().splitlines()[-1]))
-    assert imported <= {"kvt_models", "kvt_models.config", "kvt_models.errors", "kvt_models.paths", "kvt_models.recipes"}
+    assert imported <= {"kvt_models", "kvt_models.config", "kvt_models.errors", "kvt_models.paths", "kvt_models.recipes",
+                        "kvt_models.stopping"}
 
 
 def test_every_engine_event_has_a_message() -> None:
