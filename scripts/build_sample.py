@@ -43,7 +43,7 @@ def read_source(source: Path) -> dict[tuple[str, str], dict[str, bytes]]:
     groups: dict[tuple[str, str], dict[str, bytes]] = {}
     with tarfile.open(source, "r:*") as archive:
         for member in archive:
-            # Same rule as kvt_models.data: the official data filter vets every member.
+            # Same rule as kvt_models.data.archive: the official data filter vets every member.
             member = tarfile.data_filter(member, str(ROOT / "never-created"))
             parts = [p for p in member.name.split("/") if p not in ("", ".")]
             if not member.isfile() or len(parts) < 3 or parts[-3] not in PER_CLASS:

@@ -1,4 +1,4 @@
-"""Fixtures for the kvt-tui tests: the screen as plain text, and a fixed run folder for screenshots.
+"""Fixtures: the screen as plain text and a fixed run folder (kvt-tui tests), a cache folder (data tests).
 
 Everything in the fixed run is a constant (ids, dates, numbers), so a screen
 that shows it renders the same on every machine and every day.
@@ -108,3 +108,9 @@ def render_screen_text(app: Any) -> str:
 @pytest.fixture
 def screen_text() -> Callable[[Any], str]:
     return render_screen_text
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Path:
+    """A cache folder of the test's own (not created yet), for ``load_dataset(cache_dir=...)``."""
+    return tmp_path / "cache"

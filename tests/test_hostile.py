@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from test_data import make_cifar_folder, make_tar
+from datafactory import make_cifar_folder, make_tar
 
 from kvt_models.config import RunConfig
 from kvt_models.errors import RunStoreError
