@@ -22,63 +22,48 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
-from . import __version__
-from .config import ACTIVATIONS, FRAMEWORKS, PRESETS, RunConfig, check_lr
+from . import __version__, options
+from .config import PRESETS, RunConfig
 from .errors import ConfigError, KvtError
 from .events import BatchEnded, EpochEnded, Event, QueueProgress, StageChanged, TrainEnded, TrainFailed, TrainStarted
-from .recipes import RECIPES
+from .options import add_flag, flag_type
 from .stopping import StopRequest
 
 EXIT_OK, EXIT_CRASH, EXIT_USAGE = 0, 1, 2
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of printing usage and exiting, so main() owns the exit."""
+    """argparse that raises ConfigError instead of printing usage and exiting, so main() owns the exit."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        try:
+            return super().parse_known_args(args, namespace)
+        except options.FlagError as exc:
+            # An option's own message already says what to type: no "see --help".
+            raise ConfigError(str(exc)) from None
 
     def error(self, message: str):  # type: ignore[override]
         raise ConfigError(f"{message} (see kvt-train --help)")
 
 
-def _int_arg(name: str, low: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{name} must be at least {low}, got {value}")
-        return value
-
-    return parse
-
-
-def _lr_arg(text: str) -> float:
-    try:
-        value = float(text)
-        check_lr(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(
-            str(exc) if isinstance(exc, ConfigError) else f"learning rate must be a number such as 0.01, got {text!r}"
-        ) from None
-    return value
-
-
 def _add_training_flags(p: argparse.ArgumentParser, *, variant_flags: bool = True) -> None:
+    # Each flag's rule, help and default come from its declaration in options.py,
+    # shared with the app's form and RunConfig.validate.
     if variant_flags:
-        p.add_argument("--preset", choices=sorted(PRESETS), help="the post's two programs: framework and activation at once")
-        p.add_argument("--framework", choices=sorted(FRAMEWORKS), help="keras (import keras) or tensorflow (tf.keras + tf.nn ops); default keras")
-        p.add_argument("--activation", choices=ACTIVATIONS, help="activation after each conv/fc layer but the first; default relu")
-    p.add_argument("--data", default="cifar10", help="cifar10 (Keras download, default), sample (bundled subset), or a folder / .tar.gz "
-                   "(CIFAR python batches, train/ + test/ class folders, or just class folders)")
-    p.add_argument("--recipe", choices=sorted(RECIPES), default="seed-2018", help="training recipe (default seed-2018, the post's)")
-    p.add_argument("--epochs", type=_int_arg("epochs", 1), help="number of epochs (default: the recipe's)")
-    p.add_argument("--batch-size", type=_int_arg("batch size", 1), help="batch size (default: the recipe's)")
-    p.add_argument("--lr", type=_lr_arg, help="initial learning rate (default: the recipe's)")
+        add_flag(p, options.PRESET)
+        # No default here: an unset --framework / --activation leaves the preset's.
+        add_flag(p, options.FRAMEWORK, default=None)
+        add_flag(p, options.ACTIVATION, default=None)
+    add_flag(p, options.DATA)
+    add_flag(p, options.RECIPE)
+    add_flag(p, options.EPOCHS)
+    add_flag(p, options.BATCH_SIZE)
+    add_flag(p, options.LR)
     if variant_flags:
-        p.add_argument("--seed", type=_int_arg("seed", 0), help="random seed (default: random, recorded in config.json)")
-    p.add_argument("--train-limit", type=_int_arg("train limit", 1), help="use a stratified subset of N training images")
-    p.add_argument("--test-limit", type=_int_arg("test limit", 1), help="use a stratified subset of N test images")
-    p.add_argument("--runs-dir", help="where runs are stored (default $KVT_RUNS_DIR or ~/.kvt/runs)")
+        add_flag(p, options.SEED)
+    add_flag(p, options.TRAIN_LIMIT)
+    add_flag(p, options.TEST_LIMIT)
+    add_flag(p, options.RUNS_DIR)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,14 +86,15 @@ def build_compare_parser() -> argparse.ArgumentParser:
         description="Run each variant once per seed on the same data and recipe, then compare test accuracy "
         "(mean ± std, difference with 95% CI, Welch's t-test). Finished runs are reused.",
     )
-    p.add_argument("variants", nargs="+", metavar="VARIANT", help="framework:activation, e.g. keras:relu tensorflow:crelu")
-    p.add_argument("--seeds", default="3", help="how many seeds (1..K), or a list such as 1,2,7 (default 3)")
+    p.add_argument("variants", nargs="+", type=flag_type(options.VARIANT), metavar=options.VARIANT.metavar,
+                   help=options.VARIANT.help)
+    add_flag(p, options.SEEDS)
     _add_training_flags(p, variant_flags=False)
     return p
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    framework, activation = PRESETS.get(args.preset, ("keras", "relu"))
+    framework, activation = PRESETS.get(args.preset, (options.FRAMEWORK.default, options.ACTIVATION.default))
     return RunConfig(
         framework=args.framework or framework,
         activation=args.activation or activation,
@@ -315,14 +301,14 @@ class ComparePrinter(ConsolePrinter):
 
 
 def compare_main(argv: Sequence[str]) -> int:
-    from .compare import format_table, parse_seeds, parse_variant, run_comparison
+    from .compare import format_table, run_comparison
     from .isolated import train_isolated
 
     out, err = sys.stdout, sys.stderr
     try:
         args = build_compare_parser().parse_args(argv)
-        variants = [parse_variant(v) for v in args.variants]
-        seeds = parse_seeds(args.seeds)
+        # The parser read them with options.VARIANT and options.SEEDS.
+        variants, seeds = args.variants, args.seeds
         base = RunConfig(data=args.data, recipe=args.recipe, epochs=args.epochs, batch_size=args.batch_size,
                          lr=args.lr, seed=0, train_limit=args.train_limit, test_limit=args.test_limit)
         base.resolved()  # validate before any training

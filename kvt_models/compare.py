@@ -25,9 +25,10 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .config import ACTIVATIONS, FRAMEWORKS, RunConfig
+from .config import RunConfig
 from .errors import ConfigError
 from .events import Listener, QueueProgress, ignore
+from .options import SEEDS, VARIANT
 from .runs import RunRecord, RunStore, atomic_write_json, read_run
 
 COMPARISONS_DIR = "comparisons"
@@ -36,32 +37,13 @@ _MATCH_KEYS = ("framework", "activation", "data", "recipe", "epochs", "batch_siz
 
 
 def parse_variant(text: str) -> tuple[str, str]:
-    """``"tensorflow:crelu"`` -> ``("tensorflow", "crelu")``, or a one-line ConfigError."""
-    framework, sep, activation = text.strip().partition(":")
-    if not sep or framework not in FRAMEWORKS or activation not in ACTIVATIONS:
-        raise ConfigError(
-            f"bad variant {text!r}: write framework:activation, framework in {'/'.join(FRAMEWORKS)}, "
-            f"activation in {'/'.join(ACTIVATIONS)} (e.g. keras:relu tensorflow:crelu)"
-        )
-    return framework, activation
+    """``"tensorflow:crelu"`` -> ``("tensorflow", "crelu")``, or a one-line ConfigError (rule: options.VARIANT)."""
+    return VARIANT.parse(text)
 
 
 def parse_seeds(text: str) -> list[int]:
-    """``"3"`` -> seeds 1..3; ``"1,5,9"`` -> those seeds."""
-    text = text.strip()
-    try:
-        if "," in text:
-            seeds = [int(part) for part in text.split(",") if part.strip()]
-        else:
-            k = int(text)
-            if k < 1:
-                raise ConfigError(f"--seeds must be at least 1, got {k}")
-            seeds = list(range(1, k + 1))
-    except ValueError:
-        raise ConfigError(f"--seeds takes a count (3) or a list (1,2,7), got {text!r}") from None
-    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
-        raise ConfigError(f"--seeds must be distinct non-negative numbers, got {text!r}")
-    return seeds
+    """``"3"`` -> seeds 1..3; ``"1,5,9"`` -> those seeds (rule: options.SEEDS)."""
+    return SEEDS.parse(text, SEEDS.flag)
 
 
 def variant_name(framework: str, activation: str) -> str:

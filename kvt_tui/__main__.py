@@ -20,7 +20,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
 
-from kvt_models.config import ACTIVATIONS, FRAMEWORKS, MAX_EPOCHS, RunConfig, parse_int
+from kvt_models import options
+from kvt_models.config import RunConfig
 from kvt_models.errors import ConfigError
 from kvt_models.paths import default_runs_dir
 
@@ -33,15 +34,15 @@ EXIT_USAGE = 2
 class _Parser(argparse.ArgumentParser):
     """argparse whose errors are one line on stderr (no usage dump), exit status 2."""
 
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        try:
+            return super().parse_known_args(args, namespace)
+        except options.FlagError as exc:
+            # An option's own message already says what to type: no "see --help".
+            self.exit(EXIT_USAGE, f"kvt-tui: {exc}\n")
+
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"kvt-tui: {message} (see kvt-tui --help)\n")
-
-
-def _epochs(text: str) -> int:
-    try:
-        return parse_int("epochs", text, 1, MAX_EPOCHS)
-    except ConfigError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> _Parser:
@@ -51,11 +52,10 @@ def build_parser() -> _Parser:
         epilog="TensorFlow's own log lines go to $KVT_TUI_LOG (default ~/.kvt/tui.log), never to the screen. "
         "Press ? in the app for the keys.",
     )
-    p.add_argument("--data", default="cifar10", help="cifar10 (default), sample (bundled subset), or a folder / .tar.gz path")
-    p.add_argument("--runs-dir", help="where runs are stored (default $KVT_RUNS_DIR or ~/.kvt/runs)")
-    p.add_argument("--framework", choices=sorted(FRAMEWORKS), default="keras", help="keras (default) or tensorflow")
-    p.add_argument("--activation", choices=ACTIVATIONS, default="relu", help="activation (default relu)")
-    p.add_argument("--epochs", type=_epochs, help="number of epochs (default: the recipe's)")
+    # The same declarations as kvt-train's flags and the form's fields (kvt_models/options.py):
+    # a value is refused here exactly as it would be there.
+    for option in (options.DATA, options.RUNS_DIR, options.FRAMEWORK, options.ACTIVATION, options.EPOCHS):
+        options.add_flag(p, option)
     return p
 
 
@@ -189,10 +189,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     # source; whatever still gets written natively goes to the log file.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
-    runs_dir = Path(args.runs_dir).expanduser() if args.runs_dir else default_runs_dir()
-    if runs_dir.exists() and not runs_dir.is_dir():
-        print(f"kvt-tui: --runs-dir {runs_dir} is a file, not a folder: pass a folder path", file=sys.stderr)
-        return EXIT_USAGE
+    runs_dir = args.runs_dir
+    if runs_dir is None:
+        # The default ($KVT_RUNS_DIR or ~/.kvt/runs) has not been through --runs-dir's rule yet.
+        name = "$KVT_RUNS_DIR" if os.environ.get("KVT_RUNS_DIR") else "runs dir"
+        try:
+            runs_dir = options.RUNS_DIR.parse(str(default_runs_dir()), name)
+        except ConfigError as exc:
+            print(f"kvt-tui: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     if not _on_a_terminal():
         # Without a terminal Textual would draw escape codes into a pipe or a
         # file and wait forever for keys that cannot come.

@@ -90,5 +90,5 @@ def test_a_comparison_runs_then_reuses_its_runs_and_reproduces_the_numbers(tmp_p
 
 def test_compare_cli_rejects_bad_input_with_exit_2(capsys):
     assert main(["compare", "keras:relu", "pytorch:relu", "--data", "sample"]) == 2
-    assert "bad variant 'pytorch:relu'" in capsys.readouterr().err
+    assert "variant 'pytorch:relu' must be framework:activation" in capsys.readouterr().err
     assert main(["compare", "keras:relu", "--seeds", "zero"]) == 2

@@ -207,8 +207,8 @@ async def test_invalid_epoch_count_blocks_training(tmp_path: Path, screen_text: 
         train_button = app.query_one("#train-button", Button)
         assert not error.display and not train_button.disabled
 
-        for typed, message in (("0", "epochs must be between 1 and 10000, got 0"),
-                               ("abc", "epochs must be a whole number, got 'abc'")):
+        for typed, message in (("0", "epochs must be a whole number from 1 to 10000, got 0"),
+                               ("abc", "epochs must be a whole number from 1 to 10000, got 'abc'")):
             await type_into(pilot, "epochs", typed)
             assert error.display and str(error.render()) == message
             assert message[:28] in screen_text(app)  # the pane wraps the rest onto the next line

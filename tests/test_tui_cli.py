@@ -22,10 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize(
     "argv, expected",
     [
-        (["--epochs", "0"], "epochs must be between 1 and 10000, got 0"),
-        (["--epochs", "abc"], "epochs must be a whole number, got 'abc'"),
-        (["--framework", "pytorch"], "invalid choice: 'pytorch'"),
-        (["--activation", "tanh"], "invalid choice: 'tanh'"),
+        (["--epochs", "0"], "--epochs must be a whole number from 1 to 10000, got 0"),
+        (["--epochs", "abc"], "--epochs must be a whole number from 1 to 10000, got 'abc'"),
+        (["--framework", "pytorch"], "--framework must be one of keras, tensorflow, got 'pytorch'"),
+        (["--activation", "tanh"], "--activation must be one of relu, crelu, elu, gelu, swish, got 'tanh'"),
+        (["--data", "cifar100"], "cifar100 does not exist: choose cifar10, sample, or the path of an existing folder"),
         (["--no-such-option"], "unrecognized arguments: --no-such-option"),
     ],
 )
@@ -37,12 +38,20 @@ def test_bad_options_exit_2_with_one_line(argv: list[str], expected: str, capsys
     assert err.count("\n") == 1 and err.startswith("kvt-tui: ") and expected in err
 
 
-def test_runs_dir_that_is_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_runs_dir_that_is_a_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     not_a_dir = tmp_path / "runs"
     not_a_dir.write_text("")
-    assert main(["--runs-dir", str(not_a_dir)]) == 2
+    with pytest.raises(SystemExit) as exit_info:  # --runs-dir's rule, as kvt-train applies it
+        main(["--runs-dir", str(not_a_dir)])
+    assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "is a file, not a folder" in err
+    assert err == f"kvt-tui: --runs-dir {not_a_dir} is a file, not a folder: pass a folder path\n"
+    monkeypatch.setenv("KVT_RUNS_DIR", str(not_a_dir))  # the same rule for the default
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert err == f"kvt-tui: $KVT_RUNS_DIR {not_a_dir} is a file, not a folder: pass a folder path\n"
 
 
 def test_without_a_terminal_it_says_so_and_exits(tmp_path: Path) -> None:
@@ -162,8 +171,8 @@ def test_the_first_frame_waits_only_for_the_light_engine_modules() -> None:
     done = subprocess.run([sys.executable, "-c", FIRST_FRAME_IMPORTS], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     imported = set(json.loads(done.stdout.strip().splitlines()[-1]))
-    assert imported <= {"kvt_models", "kvt_models.config", "kvt_models.errors", "kvt_models.paths", "kvt_models.recipes",
-                        "kvt_models.stopping"}
+    assert imported <= {"kvt_models", "kvt_models.config", "kvt_models.errors", "kvt_models.options", "kvt_models.paths",
+                        "kvt_models.recipes", "kvt_models.stopping"}
 
 
 def test_every_engine_event_has_a_message() -> None:

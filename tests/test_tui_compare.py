@@ -178,7 +178,7 @@ async def test_compare_two_variants_two_seeds_then_reuse(
         # A bad seed count: explained under the field, and g refuses.
         await type_into(pilot, "compare-seeds", "0")
         error = app.query_one("#compare-seeds-error", Static)
-        assert error.display and "seeds must be between 1" in str(error.render())
+        assert error.display and "seeds must be a whole number from 1 to 100, got 0" in str(error.render())
         await pilot.press("escape", "g")
         await pilot.pause()
         assert not app.training

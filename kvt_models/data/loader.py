@@ -1,7 +1,8 @@
 """From what a user typed after ``--data`` to a :class:`Dataset`: the spec, the source, the cache.
 
 :func:`load_dataset` and :func:`describe_spec` read the spec (``cifar10``,
-``sample`` or a path); this module then wires the other parts together for
+``sample`` or a path) with :func:`kvt_models.options.read_dataset_spec`, the
+reader the CLI and the app's form use too; this module then wires the other parts together for
 local data: list the folder (``tree.py``) or read the archive
 (``archive.py``), find the layout (``layouts.py``), decode (``decode.py``)
 unless the cache (``cache.py``) has the arrays, and take the limits
@@ -14,6 +15,7 @@ import os
 from pathlib import Path
 
 from kvt_models.errors import DataError
+from kvt_models.options import missing_dataset_message, no_dataset_message, read_dataset_spec
 from kvt_models.paths import default_cache_dir
 
 from .archive import ARCHIVE_SUFFIXES, read_archive
@@ -31,9 +33,6 @@ SAMPLE_PATH: Path = Path(__file__).resolve().parent.parent / "sample" / "cifar10
 # Known from how scripts/build_sample.py builds it; describe_spec must not open the archive.
 _SAMPLE_IMAGES = 6000
 
-_SPEC_HELP = "choose cifar10, sample, or the path of a folder or .tar.gz as the dataset"
-
-
 def describe_spec(spec: str) -> str:
     """Say what ``spec`` points at, cheaply (nothing is decoded), for a UI label.
 
@@ -46,7 +45,7 @@ def describe_spec(spec: str) -> str:
         return f"bundled sample ({_SAMPLE_IMAGES:,} images)"
     assert path is not None
     if not path.exists():
-        raise DataError(f"{path} does not exist: {_SPEC_HELP}")
+        raise DataError(missing_dataset_message(path))
     if path.is_dir():
         if any((path / name).is_file() for name in CIFAR_MARKERS) or (path / CIFAR_DIR).is_dir():
             return f"CIFAR-10 batches folder {path}"
@@ -94,19 +93,16 @@ def load_dataset(
 
 
 def _parse_spec(spec: str) -> tuple[str, Path | None]:
+    # The one reader of a spec (kvt_models/options.py), shared with the CLI and the
+    # app's form, so all three agree on what "Sample" or "CIFAR-10" means.
     if not isinstance(spec, str) or not spec.strip():
-        raise DataError(f"no dataset given: {_SPEC_HELP}")
-    text = spec.strip()
-    if text.lower() in ("cifar10", "cifar-10"):
-        return "cifar10", None
-    if text.lower() == "sample":
-        return "sample", None
-    return "path", Path(text).expanduser()
+        raise DataError(no_dataset_message())
+    return read_dataset_spec(spec)
 
 
 def _load_local(path: Path, source: str, cache_dir: str | os.PathLike[str] | None, say: Progress) -> Dataset:
     if not path.exists():
-        raise DataError(f"{path} does not exist: {_SPEC_HELP}")
+        raise DataError(missing_dataset_message(path))
     cache = Cache(Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir(), say)
     if path.is_dir():
         tree = scan_folder(path)

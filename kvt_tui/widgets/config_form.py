@@ -1,15 +1,13 @@
 """The configuration pane: every setting of a run, checked as it is typed.
 
-Each text field is parsed with the same parsers the CLI uses
-(:mod:`kvt_models.config`), so a bad value gets the same one-line message in
-both front ends. The message shows right under the field, and the form
-reports itself invalid until every field parses; the app then refuses to
-train (the Train key and button are disabled).
+Each field is read by its option's rule (:mod:`kvt_models.options`), the one
+the CLI's flags and ``RunConfig.validate`` use, so a bad value gets the same
+one-line message in both front ends. The message shows right under the
+field, and the form reports itself invalid until every field parses; the app
+then refuses to train (the Train key and button are disabled).
 """
 
 from __future__ import annotations
-
-from typing import Callable
 
 from textual import on
 from textual.app import ComposeResult
@@ -17,15 +15,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static
 
-from kvt_models.config import (
-    ACTIVATIONS,
-    MAX_BATCH,
-    MAX_EPOCHS,
-    RunConfig,
-    parse_lr,
-    parse_optional_int,
-)
+from kvt_models import options
+from kvt_models.config import RunConfig
 from kvt_models.errors import KvtError
+from kvt_models.options import Option
 from kvt_models.recipes import RECIPES
 
 FRAMEWORK_OPTIONS: list[tuple[str, str]] = [
@@ -39,17 +32,29 @@ DATASET_OPTIONS: list[tuple[str, str]] = [
     ("a path…", "path"),
 ]
 
-# Text field id -> (label, parser). A parser returns the value for RunConfig
-# (None: use the recipe's default) or raises ConfigError with a one-line message.
-TextParser = Callable[[str], object]
-TEXT_FIELDS: dict[str, tuple[str, TextParser]] = {
-    "epochs": ("Epochs", lambda t: parse_optional_int("epochs", t, 1, MAX_EPOCHS)),
-    "batch-size": ("Batch", lambda t: parse_optional_int("batch size", t, 1, MAX_BATCH)),
-    "lr": ("LR", lambda t: parse_lr(t) if t.strip() else None),
-    "seed": ("Seed", lambda t: parse_optional_int("seed", t, 0, 2**32 - 1)),
-    "train-limit": ("Train lim", lambda t: parse_optional_int("train limit", t, 1)),
-    "test-limit": ("Test lim", lambda t: parse_optional_int("test limit", t, 1)),
+# Text field id -> (label, option). An empty field means the option's default
+# (None: the recipe's value, a random seed, every image).
+TEXT_FIELDS: dict[str, tuple[str, Option]] = {
+    "epochs": ("Epochs", options.EPOCHS),
+    "batch-size": ("Batch", options.BATCH_SIZE),
+    "lr": ("LR", options.LR),
+    "seed": ("Seed", options.SEED),
+    "train-limit": ("Train lim", options.TRAIN_LIMIT),
+    "test-limit": ("Test lim", options.TEST_LIMIT),
 }
+# Every field id -> its option; the selects' values pass the same rules.
+FORM_FIELDS: dict[str, Option] = {
+    "framework": options.FRAMEWORK,
+    "activation": options.ACTIVATION,
+    "data-path": options.DATA,
+    "recipe": options.RECIPE,
+    **{field_id: option for field_id, (_, option) in TEXT_FIELDS.items()},
+}
+
+
+def read_field(field_id: str, text: str) -> object:
+    """The form's validator: the value of a field, or ConfigError with the option's one-line message."""
+    return FORM_FIELDS[field_id].parse(text)
 
 
 def describe_data(spec: str) -> str:
@@ -65,14 +70,6 @@ def recipe_hint(name: str) -> str:
     recipe = RECIPES[name]
     extras = " · augment" if recipe.augment else ""
     return f"{recipe.epochs} epochs · batch {recipe.batch_size} · lr {recipe.lr:g}{extras}"
-
-
-def named_dataset(spec: str) -> str | None:
-    """``cifar10`` or ``sample`` when ``spec`` names one (as the engine reads it), else None: a path."""
-    text = spec.strip().lower()
-    if text in ("cifar10", "cifar-10"):
-        return "cifar10"
-    return "sample" if text == "sample" else None
 
 
 def _text(value: object) -> str:
@@ -114,9 +111,9 @@ class ConfigForm(VerticalScroll, can_focus=False):
         yield Static(FRAMEWORK_NOTE, id="framework-note", classes="hint")
         yield self._row(
             "Activation",
-            Select([(a, a) for a in ACTIVATIONS], value=cfg.activation, allow_blank=False, compact=True, id="activation"),
+            Select([(a, a) for a in options.ACTIVATIONS], value=cfg.activation, allow_blank=False, compact=True, id="activation"),
         )
-        named = named_dataset(cfg.data)
+        named = options.dataset_name(cfg.data)
         yield self._row(
             "Dataset",
             Select(DATASET_OPTIONS, value=named or "path", allow_blank=False, compact=True, id="dataset"),
@@ -176,11 +173,11 @@ class ConfigForm(VerticalScroll, can_focus=False):
         self._check_data()
         if self.errors:
             raise next(iter(self.errors.values()))
-        values = {fid: parser(self.query_one(f"#{fid}", Input).value) for fid, (_, parser) in TEXT_FIELDS.items()}
+        values = {fid: read_field(fid, self.query_one(f"#{fid}", Input).value) for fid in TEXT_FIELDS}
         config = RunConfig(
             framework=str(self.query_one("#framework", Select).value),
             activation=str(self.query_one("#activation", Select).value),
-            data=self.data_spec(),
+            data=read_field("data-path", self.data_spec()),  # type: ignore[arg-type]
             recipe=str(self.query_one("#recipe", Select).value),
             epochs=values["epochs"],  # type: ignore[arg-type]
             batch_size=values["batch-size"],  # type: ignore[arg-type]
@@ -238,9 +235,8 @@ class ConfigForm(VerticalScroll, can_focus=False):
             self.query_one(f"#{field_id}", Input).placeholder = text
 
     def _check_field(self, field_id: str) -> None:
-        _, parser = TEXT_FIELDS[field_id]
         try:
-            parser(self.query_one(f"#{field_id}", Input).value)
+            read_field(field_id, self.query_one(f"#{field_id}", Input).value)
         except KvtError as exc:
             self._set_error(field_id, exc)
         else:
@@ -253,11 +249,10 @@ class ConfigForm(VerticalScroll, can_focus=False):
     def _check_data(self) -> None:
         spec = self.data_spec()
         hint = self.query_one("#data-hint", Static)
-        if not spec:
-            self._set_error("data-path", KvtError("type a dataset folder or .tar.gz path"))
-            hint.update("")
-            return
         try:
+            # --data's rule first (cheap, and the CLI's very message); then the
+            # description, which looks inside the folder or archive.
+            read_field("data-path", spec)
             description = describe_data(spec)
         except KvtError as exc:
             self._set_error("data-path", exc)
