@@ -20,13 +20,13 @@ from kvt_models.events import BatchEnded, Event, StageChanged, TrainEnded, Train
 from kvt_models.runs import read_history, read_run
 from kvt_tui.__main__ import create_app
 from kvt_tui.app import KvtApp
-from kvt_tui.widgets.confirm import ConfirmScreen
+from kvt_tui.screens.confirm import ConfirmScreen
 from kvt_tui.widgets.curves import Curves
-from kvt_tui.widgets.help_screen import HelpScreen
+from kvt_tui.screens.help import HelpScreen
 from kvt_tui.widgets.metrics_table import COLUMNS, MetricsTable, format_cell
 from kvt_tui.widgets.model_view import ModelView
 from kvt_tui.widgets.report import ReportView, report_rows
-from kvt_tui.widgets.run_screen import RunScreen
+from kvt_tui.screens.run import RunScreen
 from kvt_tui.widgets.runs_view import RunsView
 
 SIZE = (100, 30)
@@ -36,7 +36,7 @@ TRAINING_TIMEOUT = 300  # seconds; generous for a loaded 2-core machine
 # -- helpers ----------------------------------------------------------------------
 async def ready(pilot: Pilot) -> None:
     """Wait until the app has mounted its whole UI (it comes right after the first frame)."""
-    await pilot.app.ui_ready.wait()
+    await pilot.app.main_screen.ui_ready.wait()
     await pilot.pause()
 
 
@@ -101,12 +101,12 @@ async def test_train_one_epoch_with_keyboard_then_export(tmp_path: Path, screen_
         await type_into(pilot, "train-limit", "200")
         await type_into(pilot, "test-limit", "100")
         await pilot.press("escape", "t")  # leave the text field, then train
-        assert app.training
+        assert app.main_screen.training
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert not app.training
+        assert not app.main_screen.training
 
-        run = app.current_run
+        run = app.main_screen.current_run
         assert run is not None and run.parent == runs_dir
         assert json.loads((run / "status.json").read_text())["status"] == "finished"
         config = json.loads((run / "config.json").read_text())["config"]
@@ -183,7 +183,7 @@ async def test_stop_mid_run_keeps_a_partial_run(tmp_path: Path) -> None:
         await app.workers.wait_for_complete()
         await pilot.pause()
 
-        run = app.current_run
+        run = app.main_screen.current_run
         assert run is not None and run.is_dir()
         status = json.loads((run / "status.json").read_text())
         assert status["status"] == "stopped"
@@ -217,7 +217,7 @@ async def test_invalid_epoch_count_blocks_training(tmp_path: Path, screen_text: 
             assert "esc Leave field" in screen_text(app)
             await pilot.press("escape", "t")
             await pilot.pause()
-            assert not app.training
+            assert not app.main_screen.training
             assert "esc Leave field" not in screen_text(app) and "t Train" in screen_text(app)
             assert not runs_dir.exists()  # nothing started, nothing written
             assert any(n.severity == "error" and message in n.message for n in notifications(app))
@@ -242,7 +242,7 @@ async def test_bad_data_paths_show_an_error_and_the_app_stays_up(
         assert app.query_one("#train-button", Button).disabled
         await pilot.press("t")
         await pilot.pause()
-        assert not app.training and not runs_dir.exists()
+        assert not app.main_screen.training and not runs_dir.exists()
 
         # A file that exists but is no dataset: training starts, fails with one line, the app goes on.
         corrupt = tmp_path / "corrupt.tar.gz"
@@ -252,7 +252,7 @@ async def test_bad_data_paths_show_an_error_and_the_app_stays_up(
         await pilot.press("escape", "t")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert not app.training
+        assert not app.main_screen.training
         failures = [n for n in notifications(app) if n.severity == "error" and n.title == "Cannot train"]
         assert len(failures) == 1 and "\n" not in failures[0].message
         assert "Cannot train" in screen_text(app)
@@ -290,18 +290,18 @@ async def test_quit_while_training_asks_then_stops_and_exits(tmp_path: Path) -> 
         await pilot.press("t")
         assert await asyncio.to_thread(started.wait, 30)
         await pilot.pause()
-        assert app.training
+        assert app.main_screen.training
 
         await pilot.press("q")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")  # no: keep training
-        assert not isinstance(app.screen, ConfirmScreen) and app.training and app.is_running
+        assert not isinstance(app.screen, ConfirmScreen) and app.main_screen.training and app.is_running
 
         await pilot.press("q")
         await pilot.press("y")  # yes: stop, let the run save, then quit
         await app.workers.wait_for_complete()
         await pilot.pause()
-    assert not app.training
+    assert not app.main_screen.training
     assert app._exit  # exited by itself once the worker was done
 
 
@@ -365,7 +365,7 @@ async def test_help_screen_and_command_palette_list_the_keys(tmp_path: Path, scr
         assert isinstance(app.screen, HelpScreen)
         assert "stop gracefully" in screen_text(app)
         await pilot.press("t")  # the app's keys are off while the help is up
-        assert not app.training and isinstance(app.screen, HelpScreen)
+        assert not app.main_screen.training and isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 
@@ -384,7 +384,7 @@ async def test_the_report_fits_at_80_columns_and_the_matrix_scrolls_sideways(
     app = create_app(data="sample", runs_dir=tmp_path / "runs")
     async with app.run_test(size=(80, 40)) as pilot:
         await ready(pilot)
-        app.report.show(report, confusion, names, "a run")
+        app.main_screen.report.show(report, confusion, names, "a run")
         await pilot.press("2")
         await pilot.pause()
         text = screen_text(app)
@@ -396,7 +396,7 @@ async def test_the_report_fits_at_80_columns_and_the_matrix_scrolls_sideways(
             return any("hors" in line and "truc" in line for line in screen.splitlines())
 
         assert not last_column_shown(text)  # the matrix's last column is off to the right...
-        app.report.focus()
+        app.main_screen.report.focus()
         await pilot.press(*["right"] * 30)
         await pilot.pause()
         assert last_column_shown(screen_text(app))  # ...and the arrow keys bring it in

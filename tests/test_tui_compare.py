@@ -19,10 +19,10 @@ from kvt_models.config import RunConfig
 from kvt_models.events import EpochEnded, Event, QueueProgress
 from kvt_models.runs import read_history, read_run
 from kvt_tui.__main__ import create_app
-from kvt_tui.widgets.compare_screen import CompareScreen
+from kvt_tui.screens.comparison import CompareScreen
 from kvt_tui.widgets.compare_view import CompareView, queue_text
 from kvt_tui.widgets.metrics_table import MetricsTable
-from kvt_tui.widgets.run_screen import RunScreen
+from kvt_tui.screens.run import RunScreen
 from kvt_tui.widgets.runs_view import RunsView
 
 from test_tui import SIZE, notifications, ready, type_into
@@ -94,16 +94,16 @@ async def test_resume_a_stopped_run_from_the_runs_view(tmp_path: Path, screen_te
         assert "c Resume" in screen_text(app).splitlines()[-1]
 
         await pilot.press("c")
-        assert app.training
+        assert app.main_screen.training
         await wait_all(app, pilot)
-        assert not app.training
+        assert not app.main_screen.training
 
         history = read_history(run)
         assert [row["epoch"] for row in history] == [1, 2]
         assert read_run(run).status == "finished"
         # The live table shows the earlier epoch (prefilled from history.csv) and the new one.
         assert [row["epoch"] for row in app.query_one(MetricsTable).history] == [1, 2]
-        assert app.current_run == run
+        assert app.main_screen.current_run == run
 
         # A finished run has nothing to resume: c is dimmed, and does nothing.
         await pilot.press("r")
@@ -131,7 +131,7 @@ async def test_resume_of_a_broken_run_is_a_notification(tmp_path: Path) -> None:
         await pilot.pause()
         await pilot.press("c")
         await wait_all(app, pilot)
-        assert app.is_running and not app.training
+        assert app.is_running and not app.main_screen.training
         errors = [n for n in notifications(app) if n.severity == "error"]
         assert len(errors) == 1 and "model.keras is missing" in errors[0].message
         assert [row["epoch"] for row in read_history(run)] == [1, 2]  # untouched
@@ -181,15 +181,15 @@ async def test_compare_two_variants_two_seeds_then_reuse(
         assert error.display and "seeds must be between 1" in str(error.render())
         await pilot.press("escape", "g")
         await pilot.pause()
-        assert not app.training
+        assert not app.main_screen.training
         assert any(n.severity == "error" and "seeds" in n.message for n in notifications(app))
 
         await type_into(pilot, "compare-seeds", "2")
         assert not error.display
         await pilot.press("escape", "g")
-        assert app.training and app.comparing
+        assert app.main_screen.training and app.main_screen.comparing
         await wait_all(app, pilot)
-        assert not app.training
+        assert not app.main_screen.training
 
         assert [(e.index, e.total, e.variant, e.seed, e.reused) for e in queue_events] == [
             (1, 4, "keras:relu", 1, False), (2, 4, "keras:relu", 2, False),
@@ -204,7 +204,7 @@ async def test_compare_two_variants_two_seeds_then_reuse(
         assert screen.query_one("#compare-pairs", DataTable).row_count == 1
         verdict = screen.comparison.verdict
         assert verdict and verdict[:40] in flat(screen_text(app))
-        folder = app.last_comparison_folder
+        folder = app.main_screen.last_comparison_folder
         assert folder is not None and (folder / "comparison.json").is_file() and (folder / "overlay.png").is_file()
         assert any(str(folder) in n.message for n in notifications(app))
 
@@ -254,8 +254,8 @@ async def test_compare_marked_runs_from_the_runs_view(tmp_path: Path, screen_tex
         ]
         assert "one seed each" in screen.comparison.verdict
         assert "one seed each" in flat(screen_text(app))
-        assert app.last_comparison_folder is not None
-        assert (app.last_comparison_folder / "comparison.json").is_file()
+        assert app.main_screen.last_comparison_folder is not None
+        assert (app.main_screen.last_comparison_folder / "comparison.json").is_file()
 
 
 async def test_s_stops_a_comparison_queue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -290,11 +290,11 @@ async def test_s_stops_a_comparison_queue(tmp_path: Path, monkeypatch: pytest.Mo
         await pilot.press("v", "g")
         assert await asyncio.to_thread(started.wait, 60)
         await pilot.pause()
-        assert app.training and app.comparing
+        assert app.main_screen.training and app.main_screen.comparing
         assert "run 1 of 6: keras:relu seed 1" in str(app.query_one("#compare-status", Static).render())
         await pilot.press("s")
         await wait_all(app, pilot)
-        assert not app.training and app.is_running
+        assert not app.main_screen.training and app.is_running
         assert calls == [1]  # the queue went no further than the run it was in
         assert "comparison stopped" in str(app.query_one("#compare-status", Static).render())
         assert any(n.title == "Comparison stopped" for n in notifications(app))
@@ -319,5 +319,5 @@ async def test_t_pressed_at_start_up_trains_once_and_the_workers_cover_it(tmp_pa
         await pilot.pause()
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert len(calls) == 1 and not app.training
+        assert len(calls) == 1 and not app.main_screen.training
         assert (calls[0].epochs, calls[0].train_limit, calls[0].test_limit) == (1, 200, 100)

@@ -25,8 +25,8 @@ import pytest
 from textual.widgets import Input
 
 from kvt_tui.__main__ import create_app
-from kvt_tui.widgets.compare_screen import CompareScreen
-from kvt_tui.widgets.run_screen import RunScreen
+from kvt_tui.screens.comparison import CompareScreen
+from kvt_tui.screens.run import RunScreen
 
 from conftest import FIXED_RUN_ID
 
@@ -49,9 +49,17 @@ def check_snapshot(name: str, text: str, app: Any) -> None:
         pytest.fail(f"screen {name} differs from {expected_path}:\n{diff}")
 
 
+def still_app(**options: Any) -> Any:
+    """The app, with animations off: the tabs' underline slides into place at start-up
+    (0.3 s, started by a timer), and a screenshot may catch it on the way."""
+    app = create_app(**options)
+    app.animation_level = "none"
+    return app
+
+
 async def settle(app: Any, pilot: Any) -> None:
     """Wait for the whole UI, freeze the cursors, and let layout and scrolling finish."""
-    await app.ui_ready.wait()
+    await app.main_screen.ui_ready.wait()
     for field in app.query(Input):
         field.cursor_blink = False
     await pilot.pause()
@@ -61,7 +69,7 @@ async def settle(app: Any, pilot: Any) -> None:
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 async def test_main_screen(size: tuple[int, int], fixed_runs_dir: Path, screen_text: Callable[[Any], str]) -> None:
-    app = create_app(data="sample", runs_dir=fixed_runs_dir, framework="tensorflow", activation="crelu", epochs=3)
+    app = still_app(data="sample", runs_dir=fixed_runs_dir, framework="tensorflow", activation="crelu", epochs=3)
     async with app.run_test(size=size) as pilot:
         await settle(app, pilot)
         check_snapshot(f"main-{size[0]}x{size[1]}", screen_text(app), app)
@@ -71,7 +79,7 @@ async def test_main_screen(size: tuple[int, int], fixed_runs_dir: Path, screen_t
 async def test_runs_view_and_a_reopened_run(
     size: tuple[int, int], fixed_runs_dir: Path, screen_text: Callable[[Any], str]
 ) -> None:
-    app = create_app(data="sample", runs_dir=fixed_runs_dir)
+    app = still_app(data="sample", runs_dir=fixed_runs_dir)
     name = f"{size[0]}x{size[1]}"
     async with app.run_test(size=size) as pilot:
         await settle(app, pilot)
@@ -105,7 +113,7 @@ async def test_compare_tab_and_a_comparison_of_marked_runs(
     history = (other / "history.csv").read_text().replace("0.4,", "0.39,").replace("0.36,", "0.35,")
     (other / "history.csv").write_text(history)
 
-    app = create_app(data="sample", runs_dir=fixed_runs_dir)
+    app = still_app(data="sample", runs_dir=fixed_runs_dir)
     name = f"{size[0]}x{size[1]}"
     async with app.run_test(size=size) as pilot:
         await settle(app, pilot)
