@@ -25,8 +25,8 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .config import RunConfig
-from .errors import ConfigError
+from .config import ACTIVATIONS, FRAMEWORKS, RunConfig
+from .errors import ConfigError, KvtError
 from .events import Listener, QueueProgress, ignore
 from .options import SEEDS, VARIANT
 from .runs import RunRecord, RunStore, atomic_write_json, read_run
@@ -48,6 +48,11 @@ def parse_seeds(text: str) -> list[int]:
 
 def variant_name(framework: str, activation: str) -> str:
     return f"{framework}:{activation}"
+
+
+def all_variants() -> list[tuple[str, str]]:
+    """Every (framework, activation), frameworks first: the order comparisons list variants in."""
+    return [(framework, activation) for framework in FRAMEWORKS for activation in ACTIVATIONS]
 
 
 @dataclass(frozen=True)
@@ -320,6 +325,50 @@ def write_comparison(comparison: Comparison, runs_root: Path) -> tuple[Path, dic
         title=f"Mean test accuracy and loss over {comparison.settings.get('seeds') and len(comparison.settings['seeds'])} seeds (± std)",
     )
     return folder, {"comparison": str(folder / "comparison.json"), "overlay": str(overlay)}
+
+
+# -- comparing finished runs --------------------------------------------------
+def group_runs(paths: Sequence[str | Path]) -> tuple[dict[str, list[RunRecord]], dict[str, Any]]:
+    """Runs made earlier (any settings, any seeds) as a comparison's variant groups and settings.
+
+    Groups are keyed ``framework:activation`` in the canonical order of
+    :func:`all_variants` (not the order of ``paths``), so pairs always read
+    "b - a" the same way. In the settings, a setting the runs share is one
+    value and one they differ in is the list of its values: differences are
+    shown, not hidden. ``seeds`` lists the runs' seeds.
+    Raises a one-line :class:`KvtError` for a folder that is not a run or a
+    run with no finished epoch (it has no accuracy to compare).
+    """
+    groups: dict[str, list[RunRecord]] = {}
+    seeds: set[int] = set()
+    values: dict[str, list[Any]] = {}
+    for path in paths:
+        record = read_run(path)
+        if not record.history:
+            raise KvtError(f"run {record.run_id} has no finished epoch: unmark it, or resume it first (c)")
+        cfg = record.config
+        groups.setdefault(variant_name(cfg.get("framework", "?"), cfg.get("activation", "?")), []).append(record)
+        if isinstance(cfg.get("seed"), int):
+            seeds.add(cfg["seed"])
+        for key, value in cfg.items():
+            if key in ("framework", "activation", "seed"):
+                continue
+            known = values.setdefault(key, [])
+            if value not in known:
+                known.append(value)
+    order = {variant_name(*v): i for i, v in enumerate(all_variants())}
+    groups = dict(sorted(groups.items(), key=lambda item: order.get(item[0], len(order))))
+    settings: dict[str, Any] = {k: (v[0] if len(v) == 1 else v) for k, v in values.items()}
+    settings["seeds"] = sorted(seeds)
+    return groups, settings
+
+
+def compare_runs(paths: Sequence[str | Path], runs_dir: str | Path) -> tuple[Comparison, Path]:
+    """Summarise finished runs (see :func:`group_runs`); comparison.json and overlay.png go under ``runs_dir``."""
+    groups, settings = group_runs(paths)
+    comparison = summarize(groups, settings)
+    folder, _ = write_comparison(comparison, Path(runs_dir))
+    return comparison, folder
 
 
 def format_table(comparison: Comparison) -> str:

@@ -42,6 +42,10 @@ CURVES_FILE = "curves.png"
 CONFUSION_FILE = "confusion.png"
 
 STATUSES = ("running", "finished", "stopped", "failed")
+# What a run that can be continued may read as: a folder left by kill -9 reads
+# "stopped" (with a "killed or crashed" message); "killed" is accepted should
+# the store ever name it so.
+RESUMABLE_STATUSES = frozenset({"stopped", "failed", "killed"})
 
 
 # -- crash-safe writes ------------------------------------------------------
@@ -117,6 +121,11 @@ class RunInfo:
     last: dict[str, float] = field(default_factory=dict)  # the last history row
     created: str = ""
     params: int = 0
+
+    @property
+    def resumable(self) -> bool:
+        """Ended early (stopped, failed, killed) with epochs still to train: ``--resume`` can continue it."""
+        return self.status in RESUMABLE_STATUSES and self.epochs_done < self.epochs_total
 
 
 @dataclass

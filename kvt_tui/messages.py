@@ -1,9 +1,10 @@
-"""Textual messages that carry the engine's events from the training thread to the UI.
+"""Textual messages that carry the engine's events from a worker thread to the UI.
 
-The training worker's listener wraps each :mod:`kvt_models.events` dataclass in
-one of these and calls ``App.post_message`` (thread-safe, never blocks
-training). ``@on`` handlers on the UI thread then update the widgets: no widget
-is ever touched from the worker thread.
+A run trains in a child process; a worker thread of the app relays its
+events (:mod:`kvt_tui.jobs`): its listener wraps each :mod:`kvt_models.events`
+dataclass in one of these and calls the main screen's ``post_message``
+(thread-safe, never blocks training). ``@on`` handlers on the UI thread then
+update the widgets: no widget is ever touched from the worker thread.
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ class CompareDone(Message):
 
 @functools.cache
 def _wrappers() -> dict[type, type[Message]]:
-    """Each event class's message. Built on first use, on the worker thread,
+    """Each event class's message. Built on first use, on a worker thread,
     so that importing this module (before the first frame) needs no engine import."""
     from kvt_models.events import (
         BatchEnded,

@@ -1,21 +1,25 @@
-"""Fixtures: the screen as plain text and a fixed run folder (kvt-tui tests), a cache folder (data tests).
+"""Fixtures: the screen as plain text, a fake engine and a fixed run folder (kvt-tui tests), a cache folder (data tests).
 
 Everything in the fixed run is a constant (ids, dates, numbers), so a screen
-that shows it renders the same on every machine and every day.
+that shows it renders the same on every machine and every day. The helpers
+behind these fixtures are in tui_support.py.
 """
 
 from __future__ import annotations
 
-import io
-import json
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from rich.console import Console
+
+from tui_support import FakeEngine, render_screen_text, write_run
 
 FIXED_RUN_ID = "20240101-120000-tensorflow-crelu-abcd"
 FIXED_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+FIXED_CONFIG = {
+    "framework": "tensorflow", "activation": "crelu", "data": "sample", "recipe": "seed-2018",
+    "epochs": 3, "batch_size": 32, "lr": 0.01, "seed": 7, "train_limit": 300, "test_limit": 100,
+}
 FIXED_HISTORY = [
     {"epoch": 1, "loss": 2.1034, "accuracy": 0.2250, "val_loss": 1.9876, "val_accuracy": 0.2800, "lr": 0.0097, "seconds": 12.5},
     {"epoch": 2, "loss": 1.8120, "accuracy": 0.3410, "val_loss": 1.7702, "val_accuracy": 0.3600, "lr": 0.0094, "seconds": 11.9},
@@ -61,6 +65,17 @@ def _report_from_confusion(confusion: list[list[int]], names: list[str]) -> dict
     return report
 
 
+def write_fixed_run(runs_dir: Path, run_id: str, created: str, config: dict[str, Any],
+                    history: list[dict[str, float]], params: int) -> Path:
+    """A finished run with constant contents, the fixed report included."""
+    confusion = _fixed_confusion()
+    return write_run(
+        runs_dir, config, history, run_id=run_id, created=created,
+        report=(_report_from_confusion(confusion, FIXED_CLASSES), confusion, FIXED_CLASSES),
+        class_names=FIXED_CLASSES, data_source="bundled sample", train_samples=300, test_samples=100, params=params,
+    )
+
+
 @pytest.fixture
 def fixed_runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A runs dir holding one finished run with constant contents, shown as the relative path ``runs``.
@@ -69,40 +84,17 @@ def fixed_runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shows is relative and the same length on every machine.
     """
     monkeypatch.chdir(tmp_path)
-    run = tmp_path / "runs" / FIXED_RUN_ID
-    run.mkdir(parents=True)
-    config = {
-        "created": "2024-01-01T12:00:00",
-        "config": {
-            "framework": "tensorflow", "activation": "crelu", "data": "sample", "recipe": "seed-2018",
-            "epochs": 3, "batch_size": 32, "lr": 0.01, "seed": 7, "train_limit": 300, "test_limit": 100,
-        },
-        "class_names": FIXED_CLASSES,
-        "data_source": "bundled sample",
-        "train_samples": 300,
-        "test_samples": 100,
-        "params": 1234567,
-    }
-    (run / "config.json").write_text(json.dumps(config, indent=2))
-    (run / "status.json").write_text(json.dumps({"status": "finished", "message": "", "pid": 1, "updated": 0}))
-    lines = ["epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds"]
-    lines += [",".join(str(row[k]) for k in FIXED_HISTORY[0]) for row in FIXED_HISTORY]
-    (run / "history.csv").write_text("\n".join(lines) + "\n")
-    confusion = _fixed_confusion()
-    report = _report_from_confusion(confusion, FIXED_CLASSES)
-    (run / "report.json").write_text(json.dumps({"report": report, "confusion": confusion, "class_names": FIXED_CLASSES}))
+    write_fixed_run(tmp_path / "runs", FIXED_RUN_ID, "2024-01-01T12:00:00", FIXED_CONFIG, FIXED_HISTORY, 1234567)
     return Path("runs")
 
 
-def render_screen_text(app: Any) -> str:
-    """What the terminal shows right now, as plain text (styles dropped), one line per row."""
-    width, height = app.size
-    console = Console(
-        width=width, height=height, file=io.StringIO(), force_terminal=True, color_system=None,
-        record=True, legacy_windows=False, safe_box=False,
-    )
-    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens, simplify=True))
-    return console.export_text()
+@pytest.fixture
+def second_fixed_run(fixed_runs_dir: Path) -> Path:
+    """Beside the fixed run, the same run as keras + relu, one point worse at the end: a pair to compare."""
+    history = [dict(row) for row in FIXED_HISTORY]
+    history[1]["val_accuracy"], history[2]["val_accuracy"] = 0.35, 0.39
+    config = {**FIXED_CONFIG, "framework": "keras", "activation": "relu", "seed": 8}
+    return write_fixed_run(fixed_runs_dir, "20240101-110000-keras-relu-efgh", "2024-01-01T11:00:00", config, history, 1234000)
 
 
 @pytest.fixture
@@ -114,3 +106,9 @@ def screen_text() -> Callable[[Any], str]:
 def cache(tmp_path: Path) -> Path:
     """A cache folder of the test's own (not created yet), for ``load_dataset(cache_dir=...)``."""
     return tmp_path / "cache"
+
+
+@pytest.fixture
+def fake_engine() -> FakeEngine:
+    """A stand-in for the engine's train(): it runs until the app stops it (see tui_support.FakeEngine)."""
+    return FakeEngine()

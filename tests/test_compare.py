@@ -9,9 +9,21 @@ import pytest
 from scipy import stats
 
 from kvt_models.cli import main
-from kvt_models.compare import Stat, parse_seeds, parse_variant, run_comparison, verdict, welch, PairSummary, VariantSummary
+from kvt_models.compare import (
+    PairSummary,
+    Stat,
+    VariantSummary,
+    compare_runs,
+    group_runs,
+    parse_seeds,
+    parse_variant,
+    run_comparison,
+    verdict,
+    welch,
+)
 from kvt_models.config import RunConfig
-from kvt_models.errors import ConfigError
+from kvt_models.errors import ConfigError, KvtError
+from kvt_models.runs import RunStore
 from kvt_models.training import train
 
 TINY = dict(data="sample", train_limit=160, test_limit=60, epochs=2, batch_size=16)
@@ -92,3 +104,56 @@ def test_compare_cli_rejects_bad_input_with_exit_2(capsys):
     assert main(["compare", "keras:relu", "pytorch:relu", "--data", "sample"]) == 2
     assert "variant 'pytorch:relu' must be framework:activation" in capsys.readouterr().err
     assert main(["compare", "keras:relu", "--seeds", "zero"]) == 2
+
+
+def _finished_run(store, framework, activation, seed, accs, **settings):
+    """A finished run made with the run store's own writer (no training)."""
+    config = {"framework": framework, "activation": activation, "data": "sample", "recipe": "seed-2018",
+              "epochs": len(accs), "batch_size": 32, "lr": 0.01, "seed": seed, **settings}
+    writer = store.create({"config": config, "params": 1000}, f"{framework}-{activation}")
+    for epoch, acc in enumerate(accs, start=1):
+        writer.append_history({"epoch": epoch, "loss": 2 - acc, "accuracy": acc, "val_loss": 2.1 - acc,
+                               "val_accuracy": acc, "lr": 0.01, "seconds": 1.5})
+    writer.set_status("finished")
+    return writer.path
+
+
+def test_marked_runs_group_by_variant_in_the_canonical_order_and_differences_are_listed(tmp_path):
+    store = RunStore(tmp_path)
+    crelu = _finished_run(store, "tensorflow", "crelu", 3, [0.3, 0.45])
+    relu1 = _finished_run(store, "keras", "relu", 1, [0.3, 0.42])
+    relu2 = _finished_run(store, "keras", "relu", 2, [0.31, 0.40], lr=0.02)
+    groups, settings = group_runs([crelu, relu1, relu2])
+    # keras before tensorflow whatever the order of the paths, so pairs read "b - a" the same way.
+    assert list(groups) == ["keras:relu", "tensorflow:crelu"]
+    assert [r.path for r in groups["keras:relu"]] == [relu1, relu2]
+    assert [r.path for r in groups["tensorflow:crelu"]] == [crelu]
+    assert settings["seeds"] == [1, 2, 3]
+    assert settings["lr"] == [0.01, 0.02]  # a difference is shown, not hidden
+    assert (settings["epochs"], settings["data"], settings["batch_size"]) == (2, "sample", 32)
+    assert not {"framework", "activation", "seed"} & set(settings)
+
+
+def test_a_run_without_a_finished_epoch_cannot_be_compared(tmp_path):
+    store = RunStore(tmp_path)
+    done = _finished_run(store, "keras", "relu", 1, [0.3])
+    empty = store.create({"config": {"framework": "keras", "activation": "elu", "epochs": 2, "seed": 1}}, "keras-elu")
+    empty.set_status("stopped")
+    with pytest.raises(KvtError, match=f"run {empty.run_id} has no finished epoch"):
+        group_runs([done, empty.path])
+    (tmp_path / "not-a-run").mkdir()
+    with pytest.raises(KvtError, match="not a kvt run folder"):
+        group_runs([done, tmp_path / "not-a-run"])
+
+
+def test_comparing_finished_runs_writes_the_comparison(tmp_path):
+    store = RunStore(tmp_path)
+    paths = [_finished_run(store, "tensorflow", "crelu", 2, [0.32, 0.45]), _finished_run(store, "keras", "relu", 1, [0.30, 0.42])]
+    comparison, folder = compare_runs(paths, tmp_path)
+    assert folder.parent == tmp_path / "comparisons"
+    assert (folder / "comparison.json").is_file() and (folder / "overlay.png").read_bytes()[:4] == b"\x89PNG"
+    assert [(v.variant, v.final_accuracy.n, v.final_accuracy.mean) for v in comparison.variants] == [
+        ("keras:relu", 1, pytest.approx(0.42)), ("tensorflow:crelu", 1, pytest.approx(0.45)),
+    ]
+    assert comparison.settings["seeds"] == [1, 2]
+    assert "one seed each" in comparison.verdict

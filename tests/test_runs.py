@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from kvt_models.errors import RunStoreError
-from kvt_models.runs import RunStore, atomic_write_json, read_history, read_run
+from kvt_models.runs import RunStore, atomic_write_json, read_history, read_run, read_run_info
 
 
 def _row(epoch: int) -> dict:
@@ -79,3 +79,31 @@ def test_non_run_folders_are_skipped(tmp_path):
     (tmp_path / "junk" / "config.json").write_text("{not json")
     (tmp_path / "notes.txt").write_text("hi")
     assert RunStore(tmp_path).list_runs() == []
+
+
+@pytest.mark.parametrize(
+    "status, done, total, resumable",
+    [
+        ("stopped", 1, 3, True),
+        ("failed", 2, 3, True),
+        ("stopped", 3, 3, False),  # every epoch done: nothing to continue
+        ("finished", 3, 3, False),
+        ("running", 1, 3, False),  # its process is alive: stop it first
+    ],
+)
+def test_a_run_is_resumable_when_it_ended_early_with_epochs_left(tmp_path, status, done, total, resumable):
+    w = RunStore(tmp_path).create({"config": {"epochs": total}}, "x")
+    for epoch in range(1, done + 1):
+        w.append_history(_row(epoch))
+    w.set_status(status)
+    assert read_run_info(w.path).resumable is resumable
+    assert read_run(w.path).resumable is resumable
+
+
+def test_a_killed_run_is_resumable(tmp_path):
+    w = RunStore(tmp_path).create({"config": {"epochs": 2}}, "x")
+    w.append_history(_row(1))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    status = json.loads((w.path / "status.json").read_text())
+    atomic_write_json(w.path / "status.json", {**status, "pid": int(dead.stdout)})  # as kill -9 leaves it
+    assert read_run_info(w.path).resumable

@@ -13,60 +13,22 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
-from textual.pilot import Pilot
-from textual.widgets import Button, Input, Select, Static
+from textual.widgets import Button, Select, Static
 
-from kvt_models.events import BatchEnded, Event, StageChanged, TrainEnded, TrainStarted
+from kvt_models.events import BatchEnded, Event
 from kvt_models.runs import read_history, read_run
 from kvt_tui.__main__ import create_app
-from kvt_tui.app import KvtApp
-from kvt_tui.widgets.confirm import ConfirmScreen
+from kvt_tui.screens.confirm import ConfirmScreen
+from kvt_tui.screens.help import HelpScreen
+from kvt_tui.screens.run import RunScreen
 from kvt_tui.widgets.curves import Curves
-from kvt_tui.widgets.help_screen import HelpScreen
+from kvt_tui.widgets.history_view import HistoryView
 from kvt_tui.widgets.metrics_table import COLUMNS, MetricsTable, format_cell
 from kvt_tui.widgets.model_view import ModelView
 from kvt_tui.widgets.report import ReportView, report_rows
-from kvt_tui.widgets.run_screen import RunScreen
 from kvt_tui.widgets.runs_view import RunsView
 
-SIZE = (100, 30)
-TRAINING_TIMEOUT = 300  # seconds; generous for a loaded 2-core machine
-
-
-# -- helpers ----------------------------------------------------------------------
-async def ready(pilot: Pilot) -> None:
-    """Wait until the app has mounted its whole UI (it comes right after the first frame)."""
-    await pilot.app.ui_ready.wait()
-    await pilot.pause()
-
-
-async def focus_with_tab(pilot: Pilot, widget_id: str) -> None:
-    """Press Tab until ``widget_id`` has the focus, as a keyboard user would."""
-    for _ in range(30):
-        if pilot.app.focused is not None and pilot.app.focused.id == widget_id:
-            return
-        await pilot.press("tab")
-    raise AssertionError(f"Tab never reached #{widget_id}; focus is on {pilot.app.focused!r}")
-
-
-async def choose(pilot: Pilot, select_id: str, value: str) -> None:
-    """Open a Select with Enter, move with the arrow keys to ``value``, confirm with Enter."""
-    await focus_with_tab(pilot, select_id)
-    select = pilot.app.query_one(f"#{select_id}", Select)
-    values = [v for _, v in select._options if v is not Select.BLANK]
-    steps = values.index(value) - values.index(select.value)
-    await pilot.press("enter", *(["down"] * steps if steps > 0 else ["up"] * -steps), "enter")
-    await pilot.pause()
-    assert select.value == value
-
-
-async def type_into(pilot: Pilot, input_id: str, text: str) -> None:
-    """Tab to a text field, clear it and type ``text``."""
-    await focus_with_tab(pilot, input_id)
-    field = pilot.app.query_one(f"#{input_id}", Input)
-    await pilot.press("end", "ctrl+u", *text)  # ctrl+u: delete everything left of the cursor
-    await pilot.pause()
-    assert field.value == text
+from tui_support import SIZE, TRAINING_TIMEOUT, FakeEngine, choose, ready, record_notifications, type_into
 
 
 def watch_batches(seen: threading.Event) -> Callable[..., Any]:
@@ -84,16 +46,14 @@ def watch_batches(seen: threading.Event) -> Callable[..., Any]:
     return spying_train
 
 
-def notifications(app: KvtApp) -> list[Any]:
-    return list(app._notifications)
-
-
 # -- the main scenario ---------------------------------------------------------------
 async def test_train_one_epoch_with_keyboard_then_export(tmp_path: Path, screen_text: Callable[[Any], str]) -> None:
     runs_dir = tmp_path / "runs"
     app = create_app(data="sample", runs_dir=runs_dir)
+    notifications = record_notifications(app)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
+        main = app.main_screen
         await choose(pilot, "framework", "tensorflow")
         await choose(pilot, "activation", "crelu")
         await type_into(pilot, "epochs", "1")
@@ -101,23 +61,26 @@ async def test_train_one_epoch_with_keyboard_then_export(tmp_path: Path, screen_
         await type_into(pilot, "train-limit", "200")
         await type_into(pilot, "test-limit", "100")
         await pilot.press("escape", "t")  # leave the text field, then train
-        assert app.training
+        assert main.training
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert not app.training
+        assert not main.training
 
-        run = app.current_run
+        run = main.current_run
         assert run is not None and run.parent == runs_dir
         assert json.loads((run / "status.json").read_text())["status"] == "finished"
         config = json.loads((run / "config.json").read_text())["config"]
         assert (config["framework"], config["activation"], config["epochs"]) == ("tensorflow", "crelu", 1)
         assert (config["train_limit"], config["test_limit"], config["seed"]) == (200, 100, 3)
 
-        # The metrics table holds exactly the rows of history.csv, shown rounded.
-        table = app.query_one(MetricsTable)
+        # The live view holds exactly the rows of history.csv, once: the metrics
+        # table (shown rounded) and the curves draw from the same list.
         history = read_history(run)
         assert len(history) == 1
-        assert table.history == history
+        assert app.query_one(HistoryView).history == history
+        table = app.query_one(MetricsTable)
+        assert table.history == history and table.history is app.query_one(Curves).history
+        assert table.row_count == 1
         assert table.get_row_at(0) == [format_cell(key, history[0][key]) for key, _ in COLUMNS]
 
         # The report: a row per class with report.json's numbers, then the summary rows.
@@ -153,7 +116,7 @@ async def test_train_one_epoch_with_keyboard_then_export(tmp_path: Path, screen_
         await pilot.pause()
         assert (run / "curves.png").stat().st_size > 0
         assert (run / "confusion.png").stat().st_size > 0
-        assert any(str(run) in n.message and "curves.png" in n.message for n in notifications(app))
+        assert any(str(run) in n.message and "curves.png" in n.message for n in notifications)
 
         # m: the model view lists the layers, the raw TensorFlow ops marked.
         await pilot.press("m")
@@ -170,8 +133,7 @@ async def test_train_one_epoch_with_keyboard_then_export(tmp_path: Path, screen_
 async def test_stop_mid_run_keeps_a_partial_run(tmp_path: Path) -> None:
     runs_dir = tmp_path / "runs"
     batch_seen = threading.Event()
-    app = create_app(data="sample", runs_dir=runs_dir, epochs=3)
-    app.train_fn = watch_batches(batch_seen)
+    app = create_app(data="sample", runs_dir=runs_dir, epochs=3, train_fn=watch_batches(batch_seen))
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await type_into(pilot, "train-limit", "320")
@@ -183,7 +145,7 @@ async def test_stop_mid_run_keeps_a_partial_run(tmp_path: Path) -> None:
         await app.workers.wait_for_complete()
         await pilot.pause()
 
-        run = app.current_run
+        run = app.main_screen.current_run
         assert run is not None and run.is_dir()
         status = json.loads((run / "status.json").read_text())
         assert status["status"] == "stopped"
@@ -201,6 +163,7 @@ async def test_stop_mid_run_keeps_a_partial_run(tmp_path: Path) -> None:
 async def test_invalid_epoch_count_blocks_training(tmp_path: Path, screen_text: Callable[[Any], str]) -> None:
     runs_dir = tmp_path / "runs"
     app = create_app(data="sample", runs_dir=runs_dir)
+    notifications = record_notifications(app)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await ready(pilot)
         error = app.query_one("#epochs-error", Static)
@@ -217,10 +180,10 @@ async def test_invalid_epoch_count_blocks_training(tmp_path: Path, screen_text: 
             assert "esc Leave field" in screen_text(app)
             await pilot.press("escape", "t")
             await pilot.pause()
-            assert not app.training
+            assert not app.main_screen.training
             assert "esc Leave field" not in screen_text(app) and "t Train" in screen_text(app)
             assert not runs_dir.exists()  # nothing started, nothing written
-            assert any(n.severity == "error" and message in n.message for n in notifications(app))
+            assert any(n.severity == "error" and message in n.message for n in notifications)
 
         await type_into(pilot, "epochs", "2")
         assert not error.display and not train_button.disabled
@@ -233,8 +196,10 @@ async def test_bad_data_paths_show_an_error_and_the_app_stays_up(
     runs_dir = tmp_path / "runs"
     missing = tmp_path / "no-such-folder"
     app = create_app(data=str(missing), runs_dir=runs_dir)
+    notifications = record_notifications(app)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await ready(pilot)
+        main = app.main_screen
         # A path that does not exist: explained under the field, Train refused.
         assert app.query_one("#dataset", Select).value == "path"
         error = app.query_one("#data-path-error", Static)
@@ -242,18 +207,21 @@ async def test_bad_data_paths_show_an_error_and_the_app_stays_up(
         assert app.query_one("#train-button", Button).disabled
         await pilot.press("t")
         await pilot.pause()
-        assert not app.training and not runs_dir.exists()
+        assert not main.training and not runs_dir.exists()
 
         # A file that exists but is no dataset: training starts, fails with one line, the app goes on.
         corrupt = tmp_path / "corrupt.tar.gz"
         corrupt.write_bytes(b"this is not a tar archive")
         await type_into(pilot, "data-path", corrupt.name)
         assert not error.display
+        earlier = len(notifications)
         await pilot.press("escape", "t")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert not app.training
-        failures = [n for n in notifications(app) if n.severity == "error" and n.title == "Cannot train"]
+        assert not main.training
+        # Reported once: the engine's own TrainFailed, and nothing more when its error reaches the worker.
+        assert [n.title for n in notifications[earlier:] if n.severity == "error"] == ["Cannot train"]
+        failures = [n for n in notifications if n.severity == "error" and n.title == "Cannot train"]
         assert len(failures) == 1 and "\n" not in failures[0].message
         assert "Cannot train" in screen_text(app)
         assert app.is_running
@@ -263,46 +231,29 @@ async def test_bad_data_paths_show_an_error_and_the_app_stays_up(
 
 
 # -- quitting while training ---------------------------------------------------------------
-def fake_engine(runs_dir: Path, started: threading.Event) -> Callable[..., Any]:
-    """A stand-in for train(): starts, sends batches until stopped, then ends "stopped"."""
-
-    def train(config: Any, listener: Callable[[Event], None], *, stop: threading.Event, **_: Any) -> None:
-        run_dir = runs_dir / "fake-run"
-        listener(StageChanged("loading data", config.data))
-        listener(TrainStarted("fake-run", str(run_dir), config.framework, config.activation, 2, 10, 32, 320, 64, 1000, ["a", "b"]))
-        started.set()
-        step = 0
-        # The engine checks its stop flag at every batch end; here a batch "takes" 50 ms.
-        while not stop.wait(0.05):
-            step = step % 10 + 1
-            listener(BatchEnded(1, step, 10, {"loss": 1.0}, 640.0, step * 0.05))
-        listener(TrainEnded("fake-run", str(run_dir), "stopped", 0))
-
-    return train
-
-
-async def test_quit_while_training_asks_then_stops_and_exits(tmp_path: Path) -> None:
-    started = threading.Event()
-    app = create_app(data="sample", runs_dir=tmp_path / "runs")
-    app.train_fn = fake_engine(tmp_path / "runs", started)
+async def test_quit_while_training_asks_then_stops_and_exits(tmp_path: Path, fake_engine: FakeEngine) -> None:
+    app = create_app(data="sample", runs_dir=tmp_path / "runs", train_fn=fake_engine)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
+        main = app.main_screen
         await pilot.press("t")
-        assert await asyncio.to_thread(started.wait, 30)
+        assert await asyncio.to_thread(fake_engine.started.wait, 30)
         await pilot.pause()
-        assert app.training
+        assert main.training
 
         await pilot.press("q")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")  # no: keep training
-        assert not isinstance(app.screen, ConfirmScreen) and app.training and app.is_running
+        assert not isinstance(app.screen, ConfirmScreen) and main.training and app.is_running
+        assert app.return_code is None  # not asked to exit
 
         await pilot.press("q")
         await pilot.press("y")  # yes: stop, let the run save, then quit
         await app.workers.wait_for_complete()
         await pilot.pause()
-    assert not app.training
-    assert app._exit  # exited by itself once the worker was done
+        assert not main.training
+        assert app.return_code == 0  # exited by itself once the worker was done
+        assert [c.data for c in fake_engine.calls] == ["sample"]
 
 
 # -- the runs view -----------------------------------------------------------------------
@@ -333,6 +284,7 @@ async def test_runs_view_lists_a_kvt_train_run(tmp_path: Path, capsys: Any) -> N
         await pilot.pause()
         assert isinstance(app.screen, RunScreen)
         record = read_run(run)
+        assert app.screen.query_one(HistoryView).history == record.history
         assert app.screen.query_one(MetricsTable).history == record.history
         assert app.screen.query_one(Curves).history == record.history
         assert len(app.screen.query_one(ReportView).rows) == len(record.class_names) + 3
@@ -364,8 +316,8 @@ async def test_help_screen_and_command_palette_list_the_keys(tmp_path: Path, scr
         await pilot.press("escape", "question_mark")
         assert isinstance(app.screen, HelpScreen)
         assert "stop gracefully" in screen_text(app)
-        await pilot.press("t")  # the app's keys are off while the help is up
-        assert not app.training and isinstance(app.screen, HelpScreen)
+        await pilot.press("t")  # the main screen's keys are off while the help is up
+        assert not app.main_screen.training and isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 
@@ -384,7 +336,7 @@ async def test_the_report_fits_at_80_columns_and_the_matrix_scrolls_sideways(
     app = create_app(data="sample", runs_dir=tmp_path / "runs")
     async with app.run_test(size=(80, 40)) as pilot:
         await ready(pilot)
-        app.report.show(report, confusion, names, "a run")
+        app.query_one(ReportView).show(report, confusion, names, "a run")
         await pilot.press("2")
         await pilot.pause()
         text = screen_text(app)
@@ -396,7 +348,7 @@ async def test_the_report_fits_at_80_columns_and_the_matrix_scrolls_sideways(
             return any("hors" in line and "truc" in line for line in screen.splitlines())
 
         assert not last_column_shown(text)  # the matrix's last column is off to the right...
-        app.report.focus()
+        app.query_one(ReportView).focus()
         await pilot.press(*["right"] * 30)
         await pilot.pause()
         assert last_column_shown(screen_text(app))  # ...and the arrow keys bring it in

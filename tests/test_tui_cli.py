@@ -107,7 +107,7 @@ from kvt_tui.__main__ import create_app
 async def first_frames():
     app = create_app(data="sample", runs_dir=sys.argv[1])
     async with app.run_test(size=(100, 30)) as pilot:
-        await app.ui_ready.wait()
+        await app.main_screen.ui_ready.wait()
         await pilot.pause()
 
 asyncio.run(first_frames())
@@ -132,12 +132,13 @@ from kvt_tui.__main__ import create_app
 async def model_view():
     app = create_app(data="sample", runs_dir=sys.argv[1], framework="tensorflow", activation="crelu")
     async with app.run_test(size=(100, 30)) as pilot:
-        await app.ui_ready.wait()
+        main = app.main_screen
+        await main.ui_ready.wait()
         await pilot.press("m")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        summary = app.model_view.summary
-        return len(app._models), summary.framework, summary.activation, summary.total_params
+        summary = main.model_view.summary
+        return len(main.model_summaries), summary.framework, summary.activation, summary.total_params
 
 shown = asyncio.run(model_view())
 print(json.dumps([shown, sorted(m for m in ("tensorflow", "keras") if m in sys.modules)]))

@@ -2,8 +2,8 @@
 
 The comparison is on plain text (what each terminal cell shows, styles
 dropped): a diff of it reads in a review, unlike an SVG. The screens are
-deterministic: no training, a hand-written run folder with constant contents
-(see conftest.py), relative paths, no cursor blink.
+deterministic: no training, run folders with constant contents written by
+the run store (see conftest.py), relative paths, no cursor blink.
 
 To accept a deliberate change, look at the diff, then regenerate with::
 
@@ -15,9 +15,7 @@ which also writes an .svg next to each .txt, for looking at the colours.
 from __future__ import annotations
 
 import difflib
-import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,10 +23,8 @@ import pytest
 from textual.widgets import Input
 
 from kvt_tui.__main__ import create_app
-from kvt_tui.widgets.compare_screen import CompareScreen
-from kvt_tui.widgets.run_screen import RunScreen
-
-from conftest import FIXED_RUN_ID
+from kvt_tui.screens.comparison import CompareScreen
+from kvt_tui.screens.run import RunScreen
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 UPDATE = os.environ.get("KVT_UPDATE_SNAPSHOTS") == "1"
@@ -49,9 +45,17 @@ def check_snapshot(name: str, text: str, app: Any) -> None:
         pytest.fail(f"screen {name} differs from {expected_path}:\n{diff}")
 
 
+def still_app(**options: Any) -> Any:
+    """The app, with animations off: the tabs' underline slides into place at start-up
+    (0.3 s, started by a timer), and a screenshot may catch it on the way."""
+    app = create_app(**options)
+    app.animation_level = "none"
+    return app
+
+
 async def settle(app: Any, pilot: Any) -> None:
     """Wait for the whole UI, freeze the cursors, and let layout and scrolling finish."""
-    await app.ui_ready.wait()
+    await app.main_screen.ui_ready.wait()
     for field in app.query(Input):
         field.cursor_blink = False
     await pilot.pause()
@@ -61,7 +65,7 @@ async def settle(app: Any, pilot: Any) -> None:
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 async def test_main_screen(size: tuple[int, int], fixed_runs_dir: Path, screen_text: Callable[[Any], str]) -> None:
-    app = create_app(data="sample", runs_dir=fixed_runs_dir, framework="tensorflow", activation="crelu", epochs=3)
+    app = still_app(data="sample", runs_dir=fixed_runs_dir, framework="tensorflow", activation="crelu", epochs=3)
     async with app.run_test(size=size) as pilot:
         await settle(app, pilot)
         check_snapshot(f"main-{size[0]}x{size[1]}", screen_text(app), app)
@@ -71,7 +75,7 @@ async def test_main_screen(size: tuple[int, int], fixed_runs_dir: Path, screen_t
 async def test_runs_view_and_a_reopened_run(
     size: tuple[int, int], fixed_runs_dir: Path, screen_text: Callable[[Any], str]
 ) -> None:
-    app = create_app(data="sample", runs_dir=fixed_runs_dir)
+    app = still_app(data="sample", runs_dir=fixed_runs_dir)
     name = f"{size[0]}x{size[1]}"
     async with app.run_test(size=size) as pilot:
         await settle(app, pilot)
@@ -91,21 +95,10 @@ async def test_runs_view_and_a_reopened_run(
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 async def test_compare_tab_and_a_comparison_of_marked_runs(
-    size: tuple[int, int], fixed_runs_dir: Path, screen_text: Callable[[Any], str]
+    size: tuple[int, int], fixed_runs_dir: Path, second_fixed_run: Path, screen_text: Callable[[Any], str]
 ) -> None:
-    # A second fixed run, keras + relu, one point worse: the two marked make a comparison.
-    fixed = fixed_runs_dir / FIXED_RUN_ID
-    other = fixed_runs_dir / "20240101-110000-keras-relu-efgh"
-    shutil.copytree(fixed, other)
-    config = json.loads((other / "config.json").read_text())
-    config["created"] = "2024-01-01T11:00:00"
-    config["config"].update(framework="keras", activation="relu", seed=8)
-    config["params"] = 1234000
-    (other / "config.json").write_text(json.dumps(config))
-    history = (other / "history.csv").read_text().replace("0.4,", "0.39,").replace("0.36,", "0.35,")
-    (other / "history.csv").write_text(history)
-
-    app = create_app(data="sample", runs_dir=fixed_runs_dir)
+    # Beside the fixed run, a second one (keras + relu, one point worse): the two marked make a comparison.
+    app = still_app(data="sample", runs_dir=fixed_runs_dir)
     name = f"{size[0]}x{size[1]}"
     async with app.run_test(size=size) as pilot:
         await settle(app, pilot)

@@ -1,1 +1,1 @@
-"""The app's widgets and screens, one per module."""
+"""The app's widgets, one per module (the screens are in :mod:`kvt_tui.screens`)."""

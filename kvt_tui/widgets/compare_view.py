@@ -4,7 +4,7 @@ Every chosen ``framework:activation`` trains once per seed 1..K, with the
 data, recipe, epochs, batch, LR and limits of the configuration form. This
 widget only collects the choice and shows where the queue is ("run i of n");
 the app runs the queue on a worker and shows the results on a screen of
-their own (:class:`~kvt_tui.widgets.compare_screen.CompareScreen`).
+their own (:class:`~kvt_tui.screens.comparison.CompareScreen`).
 """
 
 from __future__ import annotations
@@ -14,18 +14,14 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Label, SelectionList, Static
 
-from kvt_models.config import ACTIVATIONS, FRAMEWORKS, parse_int
+from kvt_models.compare import all_variants
+from kvt_models.config import parse_int
 from kvt_models.errors import ConfigError, KvtError
 from kvt_models.events import QueueProgress
 
 DEFAULT_VARIANTS = (("keras", "relu"), ("tensorflow", "crelu"))
 DEFAULT_SEEDS = 3
 MAX_SEEDS = 100  # a sanity bound: 100 seeds x 10 variants is already 1,000 runs
-
-
-def all_variants() -> list[tuple[str, str]]:
-    """Every framework:activation pair, frameworks first."""
-    return [(framework, activation) for framework in FRAMEWORKS for activation in ACTIVATIONS]
 
 
 def parse_seed_count(text: str) -> int:

@@ -5,13 +5,16 @@ and redrawn only by this widget: plotext's module-level ``plotext.figure`` is
 one global shared by every caller, which would let two widgets (the live
 view and a reopened run) draw over each other.
 
-The plot is rebuilt when a new epoch arrives and when the widget is resized
-(the figure is cached per size and epoch count, so plain repaints are free).
+The rows come from the list it is given (:attr:`Curves.history`), which its
+:class:`~kvt_tui.widgets.history_view.HistoryView` owns and also shows in the
+metrics table. The plot is rebuilt when the owner says the rows changed and
+when the widget is resized (the figure is cached per size and epoch count, so
+plain repaints are free).
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
 
 from rich.console import RenderableType
 from rich.text import Text
@@ -53,20 +56,14 @@ def ready_figure(figure: Any | None, width: int, height: int) -> Any:
 class Curves(Widget):
     """Two plots (loss, accuracy), each with a train and a validation line."""
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, history: list[dict[str, float]], *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.history: list[dict[str, float]] = []
+        self.history = history  # shared with the owner, which adds the rows
         self._figure: Any = None
         self._cache: tuple[tuple[int, int, int], Text] | None = None
 
-    # -- data ------------------------------------------------------------------
-    def set_history(self, rows: Iterable[dict[str, float]]) -> None:
-        self.history = [dict(r) for r in rows]
-        self._cache = None
-        self.refresh()
-
-    def add_epoch(self, row: dict[str, float]) -> None:
-        self.history.append(dict(row))
+    def redraw(self) -> None:
+        """The history changed: plot it again (a replaced history may have as many rows as before)."""
         self._cache = None
         self.refresh()
 

@@ -1,15 +1,15 @@
 """The metrics table: one row per finished epoch, appended live.
 
 The columns are those of ``history.csv``, so a run watched live and the same
-run reopened from disk show the same table. The raw rows are kept in
-:attr:`MetricsTable.history` (what the tests compare with the file).
+run reopened from disk show the same table. The rows it shows are those of
+the list it is given (:attr:`MetricsTable.history`), which its
+:class:`~kvt_tui.widgets.history_view.HistoryView` owns and also draws the
+curves from.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Iterable
-
 from textual.widgets import DataTable
 
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -39,23 +39,27 @@ def format_cell(key: str, value: float) -> str:
 class MetricsTable(DataTable):
     """A DataTable of history rows (epoch, loss, accuracy, val_loss, val_accuracy, lr, seconds)."""
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, history: list[dict[str, float]], *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True, show_row_labels=False)
-        self.history: list[dict[str, float]] = []
+        self.history = history  # shared with the owner, which adds the rows
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
             self.add_column(label, key=key)
+        self.show_history()
 
-    def add_epoch(self, row: dict[str, float]) -> None:
-        """Append one epoch's row and keep it in view."""
-        self.history.append(dict(row))
+    def show_history(self) -> None:
+        """Show every row of the history again (it was replaced)."""
+        if not self.columns:
+            return  # not mounted yet: on_mount shows the rows once the columns exist
+        self.clear()
+        for row in self.history:
+            self._add(row)
+
+    def show_last_row(self) -> None:
+        """Show the row just appended to the history, and keep it in view."""
+        self._add(self.history[-1])
+
+    def _add(self, row: dict[str, float]) -> None:
         self.add_row(*(format_cell(key, row[key]) for key, _ in COLUMNS), key=str(int(row["epoch"])))
         self.move_cursor(row=self.row_count - 1)
-
-    def set_history(self, rows: Iterable[dict[str, float]]) -> None:
-        """Replace the table with ``rows`` (a run reopened from disk, or a new run: [])."""
-        self.clear()
-        self.history = []
-        for row in rows:
-            self.add_epoch(row)

@@ -2,12 +2,12 @@
 
 It reads the same store ``kvt-train`` writes, so headless runs show up too.
 
-- Enter on a row posts :class:`RunsView.OpenRun`; the app then shows that
+- Enter on a row posts :class:`RunsView.OpenRun`; the main screen then shows that
   run's table, curves and report on a screen of its own.
 - ``c`` on a stopped, failed or killed run that has epochs left posts
   :class:`RunsView.ResumeRun`.
 - Space marks runs; ``x`` posts :class:`RunsView.CompareRuns` with the marked
-  ones, which the app summarises as a comparison.
+  ones, which the main screen summarises as a comparison.
 """
 
 from __future__ import annotations
@@ -25,16 +25,7 @@ from textual.widgets import DataTable, Static
 from kvt_models.runs import RunInfo, RunStore
 
 STATUS_STYLE = {"finished": "green", "stopped": "yellow", "failed": "red", "running": "cyan"}
-# What a resumable run may read as: a folder left by kill -9 reads "stopped"
-# (with a "killed or crashed" message); "killed" is accepted should the store
-# ever name it so.
-RESUMABLE_STATUSES = frozenset({"stopped", "failed", "killed"})
 MARK = "●"
-
-
-def is_resumable(info: RunInfo) -> bool:
-    """A run that ended early (stopped, failed, killed) with epochs still to train."""
-    return info.status in RESUMABLE_STATUSES and info.epochs_done < info.epochs_total
 
 
 class RunsView(Vertical):
@@ -134,14 +125,14 @@ class RunsView(Vertical):
         # None: shown dimmed in the footer (the key exists, not for this row).
         if action == "resume":
             info = self.highlighted()
-            return True if info is not None and is_resumable(info) else None
+            return True if info is not None and info.resumable else None
         if action == "compare_marked":
             return True if len(self.marked) >= 2 else None
         return True
 
     def action_resume(self) -> None:
         info = self.highlighted()
-        if info is not None and is_resumable(info):
+        if info is not None and info.resumable:
             self.post_message(self.ResumeRun(info.path))
 
     def action_toggle_mark(self) -> None:

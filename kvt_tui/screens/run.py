@@ -4,23 +4,24 @@ It uses the same widgets as the live view, fed from
 :func:`kvt_models.runs.read_run`, so a run watched live and the same run
 reopened later look the same. It is a screen of its own, so opening an old
 run never disturbs a training that is running on the main screen. A run
-that ended early with epochs left can be resumed from here (``c``).
+that ended early with epochs left can be resumed from here (``c``): the
+screen closes with the run's path, and the main screen, which owns the
+training worker, resumes it.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from kvt_models.runs import RunRecord
 
-from .curves import Curves
-from .metrics_table import MetricsTable
-from .report import ReportView
-from .runs_view import is_resumable
+from ..widgets.history_view import HistoryView
+from ..widgets.report import ReportView
 
 
 def run_title(record: RunRecord) -> str:
@@ -31,11 +32,11 @@ def run_title(record: RunRecord) -> str:
     )
 
 
-class RunScreen(Screen[None]):
-    """One run, read-only. Escape goes back; e re-exports its PNGs; c resumes it."""
+class RunScreen(Screen[Path | None]):
+    """One run, read-only. Escape goes back; e re-exports its PNGs; c closes it with its path, to resume."""
 
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("escape", "dismiss", "Back"),  # closes with None: nothing to resume
         Binding("e", "export", "Export PNGs"),
         Binding("c", "resume", "Resume"),
         Binding("1", "show_tab('run-metrics')", "Metrics", show=False),
@@ -51,9 +52,7 @@ class RunScreen(Screen[None]):
         yield Static(run_title(self.record), id="run-title", markup=False)
         with TabbedContent(id="run-tabs"):
             with TabPane("Metrics (1)", id="run-metrics"):
-                with Vertical():
-                    yield MetricsTable(id="run-metrics-table")
-                    yield Curves(id="run-curves")
+                yield HistoryView(table_id="run-metrics-table", curves_id="run-curves")
             with TabPane("Report (2)", id="run-report"):
                 yield ReportView(id="run-report-view")
         yield Footer()
@@ -61,8 +60,7 @@ class RunScreen(Screen[None]):
     def on_mount(self) -> None:
         record = self.record
         self.sub_title = str(record.path)
-        self.query_one(MetricsTable).set_history(record.history)
-        self.query_one(Curves).set_history(record.history)
+        self.query_one(HistoryView).set_history(record.history)
         accuracy = (record.report or {}).get("accuracy")
         summary = f"{record.status}" + (f" · test accuracy {accuracy:.4f}" if accuracy is not None else "")
         if record.message:
@@ -78,8 +76,8 @@ class RunScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "resume":
             # Hidden for finished runs: there is nothing to continue.
-            return is_resumable(self.record)
+            return self.record.resumable
         return True
 
     def action_resume(self) -> None:
-        self.app.resume_run(self.record.path)  # type: ignore[attr-defined]
+        self.dismiss(self.record.path)

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from kvt_models.compare import Comparison, PairSummary, Stat, VariantSummary
 
-from .compare_curves import CompareCurves
+from ..widgets.compare_curves import CompareCurves
 
 VARIANT_COLUMNS = ("variant", "n", "final acc %", "best acc %", "s/epoch", "params")
 PAIR_COLUMNS = ("pair (b - a)", "diff pts", "95% CI pts", "Welch p")

@@ -1,0 +1,130 @@
+"""What the main screen's thread workers run: the engine, with its events relayed as messages.
+
+Each function runs on a worker thread and never touches a widget: it only
+calls ``post``, the screen's ``post_message`` (thread-safe, never blocks the
+engine). Training, resuming, comparison queues and the model view's layer
+tables all run in child processes (:mod:`kvt_models.isolated`): TensorFlow
+keeps memory from every fit, and importing it would cost the app ~600 MB.
+Engine modules are imported inside each function, after the first frame.
+
+Every failure of a run reaches the screen as exactly one
+:class:`~kvt_tui.messages.FailedMessage`: the engine's own ``TrainFailed``
+when it sent one, else one made here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from textual.message import Message
+
+from kvt_models.errors import KvtError
+
+from .messages import CompareDone, ModelsDescribed, message_for
+
+if TYPE_CHECKING:
+    from kvt_models.config import RunConfig
+    from kvt_models.events import Event
+
+log = logging.getLogger("kvt_tui")
+
+Post = Callable[[Message], Any]
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type's name when it has none."""
+    text = f"{exc}"
+    return text.splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def relay(post: Post, body: Callable[[Callable[[Event], None]], Any]) -> Any:
+    """``body(listener)``, where the listener posts every event; None when the run failed."""
+    from kvt_models.events import TrainFailed
+
+    failed = False
+
+    def listener(event: Event) -> None:
+        nonlocal failed
+        failed = failed or isinstance(event, TrainFailed)
+        post(message_for(event))
+
+    try:
+        return body(listener)
+    except Exception as exc:  # reported on screen (and logged): the app keeps running
+        if not isinstance(exc, KvtError):
+            log.error("training failed", exc_info=exc)  # a crash or a bug: keep its traceback
+        if not failed:  # the engine did not say so itself (a child that died, a bug around it)
+            listener(TrainFailed(message=one_line(exc), user_error=isinstance(exc, KvtError)))
+        return None
+
+
+def train(post: Post, config: RunConfig, stop: threading.Event, runs_dir: Path, train_fn: Callable[..., Any] | None) -> Any:
+    """A new run, in a child process of its own (or ``train_fn``, a stand-in in tests)."""
+    from kvt_models.isolated import train_isolated
+
+    run = train_fn or train_isolated
+    return relay(post, lambda listener: run(config, listener, stop=stop, runs_dir=runs_dir))
+
+
+def resume(post: Post, run_dir: Path, stop: threading.Event) -> Any:
+    """A stopped run continued from its last finished epoch, in a child process."""
+    from kvt_models.isolated import resume_isolated
+
+    return relay(post, lambda listener: resume_isolated(run_dir, listener, stop=stop))
+
+
+def compare(
+    post: Post, variants: list[tuple[str, str]], seeds: list[int], base: RunConfig, stop: threading.Event,
+    runs_dir: Path, train_fn: Callable[..., Any] | None,
+) -> None:
+    """A comparison queue: trains what is missing (a child process per run), reuses the rest, posts the summary."""
+    # Deferred: a comparison summarises with scipy and draws with matplotlib.
+    from kvt_models.compare import run_comparison
+    from kvt_models.isolated import train_isolated
+
+    train_one = train_fn or train_isolated
+    result = relay(
+        post,
+        lambda listener: run_comparison(variants, seeds, base, listener, stop=stop, runs_dir=runs_dir, train_fn=train_one),
+    )
+    if result is None:
+        return  # failed: already on screen
+    post(CompareDone(result.comparison, result.folder, stopped=result.stopped, trained=result.trained, reused=result.reused,
+                     unfinished=[f"{u.variant} seed {u.seed}: {u.reason}" for u in result.unfinished]))
+
+
+def compare_marked(post: Post, paths: list[Path], runs_dir: Path) -> None:
+    """Runs marked in the runs view, summarised as a comparison (comparison.json and overlay.png written)."""
+    from kvt_models.compare import compare_runs
+
+    try:
+        comparison, folder = compare_runs(paths, runs_dir)
+    except KvtError as exc:
+        post(CompareDone(None, None, error=str(exc)))
+        return
+    post(CompareDone(comparison, folder, reused=len(paths)))
+
+
+def describe_models(post: Post, stop: threading.Event) -> None:
+    """Every variant's layer table, built in one child process.
+
+    Building a model imports TensorFlow (~5 s, ~600 MB): done in the app, that
+    memory would stay for the app's whole life. One child builds all ten
+    variants (~1 s more than one) and exits.
+    """
+    from kvt_models.config import ACTIVATIONS, FRAMEWORKS
+    from kvt_models.isolated import describe_isolated
+
+    variants = [(framework, activation) for framework in sorted(FRAMEWORKS) for activation in ACTIVATIONS]
+    try:
+        summaries = describe_isolated(variants, stop)
+    except Exception as exc:  # reported in the view (and logged): the app keeps running
+        if not isinstance(exc, KvtError):
+            log.error("describing the models failed", exc_info=exc)
+        post(ModelsDescribed([], one_line(exc)))
+        return
+    if summaries is not None:  # None: the app is closing
+        post(ModelsDescribed(summaries))

@@ -1,0 +1,305 @@
+"""The engine's side of the main screen: what runs on its workers, and the messages they send.
+
+Data flows one way::
+
+    child process: model.fit -> KvtCallback -> event     (kvt_models.isolated)
+      -> pipe -> worker thread: listener(event)           (kvt_tui.jobs)
+      -> screen.post_message(message)                     thread-safe, never blocks training
+      -> @on handlers below (UI thread) -> widgets
+
+A new run, a resumed one and a comparison queue share the "train" worker
+group: one at a time, stopped by one flag. :class:`EngineScreen` starts and
+stops them and shows what the engine says in the live widgets.
+:class:`~kvt_tui.screens.main.MainScreen` is the one screen built on it: its
+layout holds those widgets (found here by id), and its keys and form decide
+what to run.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from textual import on, work
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from kvt_models.config import RunConfig
+from kvt_models.stopping import StopRequest
+
+from .. import jobs
+from ..messages import (
+    BatchMessage,
+    CompareDone,
+    EndedMessage,
+    EpochMessage,
+    FailedMessage,
+    QueueMessage,
+    StageMessage,
+    StartedMessage,
+)
+
+if TYPE_CHECKING:
+    from textual.widgets import TabbedContent
+
+    from kvt_models.compare import Comparison
+
+    from ..widgets.compare_view import CompareView
+    from ..widgets.history_view import HistoryView
+    from ..widgets.progress import TrainingProgress
+    from ..widgets.report import ReportView
+    from ..widgets.runs_view import RunsView
+
+# train(config, listener, *, stop, runs_dir) -> TrainResult: isolated.train_isolated
+# (a child process per run) by default, replaceable in tests.
+TrainFn = Callable[..., Any]
+
+
+class EngineScreen(Screen[None]):
+    """Runs, resumed runs and comparisons on workers; their events shown in the live widgets."""
+
+    def __init__(self, runs_dir: Path, *, train_fn: TrainFn | None = None) -> None:
+        super().__init__()
+        self.runs_dir = runs_dir
+        self.train_fn = train_fn
+        self.training = False  # a run, a resumed run or a comparison queue is on the "train" worker
+        self.comparing = False  # ... and it is a comparison queue
+        self.quit_after_run = False  # the app exits once the run on the worker has stopped and is saved
+        self.current_run: Path | None = None  # the live run, or the last one trained here
+        self.last_comparison: Comparison | None = None  # the last one shown, with its folder
+        self.last_comparison_folder: Path | None = None
+        self._stop: threading.Event | None = None
+
+    # The widgets the engine's messages update, in the subclass's layout.
+    @property
+    def views(self) -> TabbedContent:
+        return self.query_one("#views")  # type: ignore[return-value]
+
+    @property
+    def history(self) -> HistoryView:
+        return self.query_one("#live-box")  # type: ignore[return-value]
+
+    @property
+    def report(self) -> ReportView:
+        return self.query_one("#report-view")  # type: ignore[return-value]
+
+    @property
+    def progress(self) -> TrainingProgress:
+        return self.query_one("#progress")  # type: ignore[return-value]
+
+    @property
+    def compare_view(self) -> CompareView:
+        return self.query_one("#compare-view")  # type: ignore[return-value]
+
+    @property
+    def runs_view(self) -> RunsView:
+        return self.query_one("#runs-view")  # type: ignore[return-value]
+
+    def _sync_controls(self) -> None:
+        """Make the controls follow ``training``: the subclass has them."""
+
+    def on_unmount(self) -> None:
+        # Whatever the way out, a run still training must end soon (and save
+        # its partial run) instead of keeping the process alive.
+        if self._stop is not None:
+            self._stop.set()
+
+    def _close_screens_above(self) -> None:
+        """Close reopened runs or an earlier comparison shown over this screen (never the help or a question)."""
+        while self.app.screen is not self and not self.app.screen.is_modal:
+            self.app.pop_screen()
+
+    # -- starting and stopping -----------------------------------------------------
+    def start_run(self, config: RunConfig) -> Worker[Any]:
+        """Train a new run (in a child process)."""
+        stop = self._begin("starting", f"{config.framework} + {config.activation} on {config.data}")
+        return self._train_worker(config, stop)
+
+    def start_resume(self, run_dir: Path, detail: str) -> Worker[Any]:
+        """Continue a run from its last finished epoch (in a child process)."""
+        return self._resume_worker(run_dir, self._begin("resuming", detail))
+
+    def start_comparison(self, variants: list[tuple[str, str]], seeds: list[int], base: RunConfig) -> Worker[Any]:
+        """Train every variant x seed that has no finished run yet (a child process each), then summarise."""
+        total = len(variants) * len(seeds)
+        names = ", ".join(f"{f}:{a}" for f, a in variants)
+        stop = self._begin("comparing", f"{total} runs: {names} x seeds 1..{len(seeds)}", comparing=True)
+        self.compare_view.set_status(f"queued {total} runs: {names} x {len(seeds)} seeds")
+        self.compare_view.set_verdict("")
+        return self._compare_worker(variants, seeds, base, stop)
+
+    def compare_runs(self, paths: list[Path]) -> None:
+        """Summarise finished runs (marked in the runs view) as a comparison, on a worker of its own."""
+        self.notify(f"Comparing {len(paths)} marked runs…")
+        self._compare_marked_worker(paths)
+
+    def _begin(self, stage: str, detail: str, *, comparing: bool = False) -> threading.Event:
+        """Common start of a run, a resumed run or a comparison: fresh live view, controls off; the stop flag."""
+        self.training = True
+        self.comparing = comparing
+        self._stop = StopRequest()
+        self.history.set_history([])
+        self.report.show_placeholder("Training… the report appears here when the run ends.")
+        self.progress.set_stage(stage, detail)
+        if not comparing:
+            self.views.active = "live"
+        self._sync_controls()
+        return self._stop
+
+    def action_stop(self) -> None:
+        if not self.training or self._stop is None:
+            return
+        self._stop.set()
+        if self.comparing:
+            detail = "at the next batch end; the finished runs are kept, and g again goes on from there"
+        else:
+            detail = "at the next batch end; the partial run will be saved"
+        self.progress.set_stage("stopping", detail)
+
+    def stop_then_quit(self) -> None:
+        """Stop the run at the next batch; the app exits once it is saved (q answered yes, SIGTERM, SIGHUP)."""
+        self.quit_after_run = True
+        self.action_stop()
+
+    # -- the workers: they never touch a widget, they only post messages ----------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="train", name="training")
+    def _train_worker(self, config: RunConfig, stop: threading.Event) -> Any:
+        return jobs.train(self.post_message, config, stop, self.runs_dir, self.train_fn)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="train", name="resume")
+    def _resume_worker(self, run_dir: Path, stop: threading.Event) -> Any:
+        return jobs.resume(self.post_message, run_dir, stop)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="train", name="comparison")
+    def _compare_worker(
+        self, variants: list[tuple[str, str]], seeds: list[int], base: RunConfig, stop: threading.Event
+    ) -> None:
+        jobs.compare(self.post_message, variants, seeds, base, stop, self.runs_dir, self.train_fn)
+
+    @work(thread=True, exit_on_error=False, group="compare-marked", name="compare marked runs")
+    def _compare_marked_worker(self, paths: list[Path]) -> None:
+        jobs.compare_marked(self.post_message, paths, self.runs_dir)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            return
+        if event.state == WorkerState.ERROR:
+            # The jobs turn every engine failure into a message (a run's:
+            # FailedMessage); an error reaching here is a bug in kvt: say so
+            # and keep the app running.
+            jobs.log.error("worker %s failed", worker.name, exc_info=worker.error)
+            self.notify(f"{type(worker.error).__name__}: {worker.error}", title=f"{worker.name} failed", severity="error")
+        if worker.group == "train":
+            self.training = False
+            self.comparing = False
+            self._sync_controls()
+            if self.views.active == "runs":
+                self.runs_view.reload()
+            if self.quit_after_run:
+                self.app.exit()
+
+    # -- the engine's messages ---------------------------------------------------
+    @on(StageMessage)
+    def _on_stage(self, message: StageMessage) -> None:
+        if self._stop is not None and self._stop.is_set() and message.event.stage != "evaluating":
+            return  # keep "stopping…" on screen until the run says more
+        self.progress.set_stage(message.event.stage, message.event.detail)
+
+    @on(StartedMessage)
+    def _on_started(self, message: StartedMessage) -> None:
+        event = message.event
+        self.current_run = Path(event.run_dir)
+        self.sub_title = f"run {event.run_id}"
+        self.progress.started(event)
+        if event.initial_epoch > 0:
+            # A resumed run: show the epochs it already has, then the new ones append.
+            from kvt_models.runs import read_history
+
+            self.history.set_history(read_history(Path(event.run_dir))[: event.initial_epoch])
+
+    @on(BatchMessage)
+    def _on_batch(self, message: BatchMessage) -> None:
+        self.progress.batch_ended(message.event)
+
+    @on(EpochMessage)
+    def _on_epoch(self, message: EpochMessage) -> None:
+        self.history.add_epoch(message.event.as_row())
+        self.progress.epoch_ended(message.event)
+
+    @on(EndedMessage)
+    def _on_ended(self, message: EndedMessage) -> None:
+        event = message.event
+        self.current_run = Path(event.run_dir)
+        accuracy = event.report.get("accuracy")
+        acc_text = f" · test accuracy {accuracy:.4f}" if accuracy is not None else ""
+        summary = f"{event.status} after {event.epochs_done} epoch{'s' if event.epochs_done != 1 else ''}{acc_text}"
+        self.report.show(event.report, event.confusion, event.class_names, f"{event.run_id}: {summary}")
+        self.progress.finished(f"{summary} · saved in {event.run_dir}")
+        if self.comparing:
+            return  # one run of a queue: the comparison's end says it all
+        self.notify(f"{summary}. Saved in {event.run_dir}", title=f"Run {event.status}")
+        self._close_screens_above()
+        self.views.active = "report"
+
+    @on(FailedMessage)
+    def _on_failed(self, message: FailedMessage) -> None:
+        # The one place a failed run is reported: the jobs send exactly one
+        # TrainFailed per failure, the engine's own or theirs.
+        event = message.event
+        title = "Cannot train" if event.user_error else "Training failed"
+        self.notify(event.message, title=title, severity="error", timeout=10)
+        self.progress.finished(f"{title.lower()}: {event.message}")
+        self.report.show_placeholder(f"{title}: {event.message}")
+        if self.comparing:
+            self.compare_view.set_status(f"comparison failed: {event.message}")
+
+    @on(QueueMessage)
+    def _on_queue(self, message: QueueMessage) -> None:
+        from ..widgets.compare_view import queue_text
+
+        event = message.event
+        text = queue_text(event)
+        self.compare_view.set_status(text)
+        if self._stop is not None and self._stop.is_set():
+            return  # keep "stopping…" on screen
+        self.progress.set_stage("comparing", text)
+        if not event.reused:
+            # A fresh run: the live table and curves follow it from its first epoch.
+            self.history.set_history([])
+
+    @on(CompareDone)
+    def _compare_done(self, message: CompareDone) -> None:
+        if message.error:
+            self.notify(message.error, title="Cannot compare", severity="error", timeout=10)
+            return
+        if message.unfinished:
+            # Runs that died or diverged: the queue went on without them.
+            lines = "\n".join(message.unfinished)
+            self.notify(f"{len(message.unfinished)} run(s) did not finish:\n{lines}",
+                        title="Runs did not finish", severity="error", timeout=20)
+        if message.comparison is None:
+            # Stopped (s), or a variant has no finished run: the finished runs are kept and reused next time.
+            if message.stopped:
+                text = (f"comparison stopped after {message.trained} trained and {message.reused} reused runs; "
+                        "press g again to go on (finished runs are reused)")
+                self.notify(text, title="Comparison stopped", severity="warning", timeout=10)
+            else:
+                text = (f"comparison incomplete: {len(message.unfinished)} run(s) did not finish, so a variant "
+                        "has no run to compare; resume them from the runs view (c), then press g again")
+            self.compare_view.set_status(text)
+            self.progress.finished(text)
+            return
+        from .comparison import CompareScreen
+
+        self.last_comparison = message.comparison
+        self.last_comparison_folder = message.folder
+        done = f"comparison done: {message.trained} trained, {message.reused} reused"
+        self.compare_view.set_status(f"{done} · saved in {message.folder}")
+        if self.comparing:
+            self.progress.finished(f"{done} · {message.comparison.verdict}")
+        self.compare_view.set_verdict(message.comparison.verdict)
+        self.notify(f"comparison.json and overlay.png in {message.folder}", title="Comparison saved", timeout=10)
+        self._close_screens_above()
+        self.app.push_screen(CompareScreen(message.comparison, message.folder))

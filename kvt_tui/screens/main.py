@@ -1,0 +1,364 @@
+"""The main screen: the configuration form, the five tabs and the progress strip.
+
+It owns the keys, and turns them and the form into runs: a new run (``t``),
+a resumed one (``c`` in the runs view or on a reopened run), a comparison
+queue (``g`` on the Compare tab) or a comparison of runs marked in the runs
+view. Running them, and showing what the engine says while they run, is
+the part it inherits from :class:`~kvt_tui.screens.engine.EngineScreen`.
+
+The first frame is only the skeleton of :meth:`MainScreen.compose`; the form
+and the tabs, with the engine modules they import, are mounted right after it
+(see the first-frame test in tests/test_tui_cli.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+from textual import on, work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Button, Footer, Header, Input, Select, Static
+from textual.worker import Worker, WorkerCancelled, WorkerFailed
+
+from kvt_models.config import RunConfig
+from kvt_models.stopping import StopRequest
+from kvt_models.errors import KvtError
+
+from .. import jobs
+from ..messages import ModelsDescribed
+from .engine import EngineScreen, TrainFn
+
+if TYPE_CHECKING:
+    from textual.widgets import TabbedContent
+
+    # At run time these are imported by _build_ui, after the first frame:
+    # together with the engine modules they pull in, they cost ~50 ms.
+    from ..widgets.config_form import ConfigForm
+    from ..widgets.model_view import ModelView
+    from ..widgets.runs_view import RunsView
+
+# The actions of the bindings below (Screen has a few of its own, left alone).
+KEY_ACTIONS = frozenset({"train", "stop", "export", "runs", "model", "compare", "run_compare", "show_tab", "leave_field"})
+
+
+class MainScreen(EngineScreen):
+    """Pick a framework and activation, train MiniVGGNet live, read the report."""
+
+    BINDINGS = [
+        # Shown only on the Compare tab (see check_action), and first there:
+        # at 80 columns the footer cuts off the last keys.
+        Binding("g", "run_compare", "Run queue"),
+        Binding("t", "train", "Train"),
+        Binding("s", "stop", "Stop"),
+        Binding("e", "export", "Export"),  # PNGs; short so that 80 columns show every key
+        Binding("r", "runs", "Runs"),
+        Binding("m", "model", "Model"),
+        Binding("v", "compare", "Compare"),
+        Binding("1", "show_tab('live')", "Live", show=False),
+        Binding("2", "show_tab('report')", "Report", show=False),
+        Binding("3", "model", "Model", show=False),
+        Binding("4", "runs", "Runs", show=False),
+        Binding("5", "compare", "Compare", show=False),
+        # Leave a text field, so that the one-letter keys above work again. Shown
+        # only while a text field has the focus (see check_action), when the
+        # field hides every other key from the footer.
+        Binding("escape", "leave_field", "Leave field (then t trains)"),
+    ]
+
+    def __init__(self, initial: RunConfig, runs_dir: Path, *, train_fn: TrainFn | None = None) -> None:
+        super().__init__(runs_dir, train_fn=train_fn)
+        self.initial = initial
+        self._train_pending = False  # t was pressed before the form was mounted
+        self.model_summaries: dict[tuple[str, str], Any] = {}  # model view summaries, by (framework, activation)
+        self._describing = False  # the model view's child process is building them
+        self._describe_stop = StopRequest()
+        self.ui_ready = asyncio.Event()  # set once the form and tabs are mounted
+
+    # The widgets, once _build_ui has mounted them.
+    @property
+    def form(self) -> ConfigForm:
+        return self.query_one("#config")  # type: ignore[return-value]
+
+    @property
+    def model_view(self) -> ModelView:
+        return self.query_one("#model-view")  # type: ignore[return-value]
+
+    # -- layout ----------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        # The first frame is only this skeleton: Textual itself needs ~0.3 s
+        # to import, and composing the whole form and tabs (~120 widgets, five
+        # Selects) takes as long again. The rest is mounted by _build_ui.
+        yield Header()
+        with Horizontal(id="main"):
+            yield Static("Configuration\n\nloading…", id="splash")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"runs: {self.runs_dir}"
+        self.call_after_refresh(self._build_ui)
+
+    async def _build_ui(self) -> None:
+        """Second phase of start-up: the form, the tabs and the progress strip."""
+        from textual.widgets import TabbedContent, TabPane
+
+        from ..widgets.compare_view import CompareView
+        from ..widgets.config_form import ConfigForm
+        from ..widgets.history_view import HistoryView
+        from ..widgets.model_view import ModelView
+        from ..widgets.progress import TrainingProgress
+        from ..widgets.report import ReportView
+        from ..widgets.runs_view import RunsView
+
+        tabs = TabbedContent(id="views", initial="live")
+        for pane in (
+            TabPane("Live 1", HistoryView(id="live-box", table_id="metrics", curves_id="curves"), id="live"),
+            TabPane("Report 2", ReportView(id="report-view"), id="report"),
+            TabPane("Model 3", ModelView(id="model-view"), id="model"),
+            TabPane("Runs 4", RunsView(self.runs_dir, id="runs-view"), id="runs"),
+            TabPane("Compare 5", CompareView(id="compare-view"), id="compare"),
+        ):
+            tabs.compose_add_child(pane)  # what `with TabbedContent(): with TabPane(...)` does
+        main = self.query_one("#main")
+        await main.query_one("#splash").remove()
+        await main.mount(ConfigForm(self.initial, id="config"), tabs)
+        await self.mount(TrainingProgress(id="progress"), before=self.query_one(Footer))
+        self.ui_ready.set()
+        self._sync_controls()
+        self.query_one("#framework").focus()
+
+    def on_unmount(self) -> None:
+        super().on_unmount()
+        self._describe_stop.set()  # the model view's helper process ends at once
+
+    def system_commands(self) -> Iterable[SystemCommand]:
+        """The command palette's entries for this screen's keys."""
+        yield SystemCommand("Train", "Train with the current settings (t)", self.action_train)
+        yield SystemCommand("Stop training", "Stop at the next batch and save the partial run (s)", self.action_stop)
+        yield SystemCommand("Export PNGs", "Write curves.png and confusion.png into the run folder (e)", self.action_export)
+        yield SystemCommand("Runs", "List past runs; Enter opens one (r)", self.action_runs)
+        yield SystemCommand("Model", "Show the model's layers, TensorFlow ops marked (m)", self.action_model)
+        yield SystemCommand("Compare", "Pick variants and seeds for a seeded comparison (v)", self.action_compare)
+        yield SystemCommand("Run comparison", "Run the Compare tab's queue of variants x seeds (g)", self.action_run_compare)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # None: shown dimmed in the footer and not run; False: not shown.
+        if action not in KEY_ACTIONS:
+            return True
+        if action == "leave_field":
+            return isinstance(self.focused, Input)
+        if not self.ui_ready.is_set():
+            # The first frame comes before the form and tabs: the keys show,
+            # dimmed; only t is taken, and runs once the form is there.
+            return True if action == "train" else None
+        if action == "train" and self.training:
+            return None
+        if action == "stop" and not self.training:
+            return None
+        if action == "run_compare":
+            # Only on the Compare tab: elsewhere g means nothing.
+            if self.views.active != "compare":
+                return False
+            return None if self.training else True
+        return True
+
+    # -- small actions -----------------------------------------------------------
+    def action_show_tab(self, tab: str) -> None:
+        self.views.active = tab
+
+    def action_leave_field(self) -> None:
+        if isinstance(self.focused, Input):
+            self.set_focus(None)
+
+    def action_runs(self) -> None:
+        self.action_show_tab("runs")
+        self.runs_view.reload()
+        self.query_one("#runs-table").focus()
+
+    def action_model(self) -> None:
+        self.action_show_tab("model")
+        self._describe_selected_model()
+
+    def action_compare(self) -> None:
+        self.action_show_tab("compare")
+        self.query_one("#compare-variants").focus()
+
+    def action_export(self) -> None:
+        run = self.current_run
+        if run is None:
+            self.notify("No run to export yet: train one (t), or open one from the runs view (r).", severity="warning")
+            return
+        if self.training:
+            self.notify("The run is still training: its PNGs are written when it ends; press e then.", severity="warning")
+            return
+        self.app.export_pngs(run)  # type: ignore[attr-defined]
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        # A name-based handler (not @on): TabbedContent is imported after the first frame.
+        if event.tabbed_content.id != "views":
+            return
+        self.refresh_bindings()  # g shows on the Compare tab only
+        if event.pane.id == "model":
+            self._describe_selected_model()
+        elif event.pane.id == "runs":
+            self.runs_view.reload()
+
+    # -- what to run ------------------------------------------------------------
+    def action_train(self) -> None:
+        if not self.ui_ready.is_set():
+            # t pressed during start-up, before the form exists: train as soon
+            # as it is mounted, on a worker that lasts until that run ends (so
+            # `await app.workers.wait_for_complete()` right after the key, as
+            # bench/endurance.py does, waits for the whole run).
+            if not self._train_pending:
+                self._train_pending = True
+                self.run_worker(self._train_when_ready(), group="startup", name="train when ready", exit_on_error=False)
+            return
+        self._train_from_form()
+
+    def _train_from_form(self) -> Worker[Any] | None:
+        """Start a run with the form's settings; None (and a notification) when it cannot start."""
+        if self.training:
+            self.notify("A run is already training: stop it first (s).", severity="warning")
+            return None
+        try:
+            config = self.form.build_config()
+        except KvtError as exc:
+            self.notify(f"{exc}", title="Fix the settings first", severity="error")
+            return None
+        return self.start_run(config)
+
+    async def _train_when_ready(self) -> None:
+        await self.ui_ready.wait()
+        self._train_pending = False
+        worker = self._train_from_form()
+        if worker is None:
+            return
+        # The run's own end (or failure) is reported by the message handlers;
+        # here we only wait for it, so a failed or cancelled run is not an error.
+        with contextlib.suppress(WorkerFailed, WorkerCancelled):
+            await worker.wait()
+
+    def resume_run(self, run_dir: Path) -> None:
+        """Continue ``run_dir`` from its last finished epoch (the runs view's and run screen's c)."""
+        from kvt_models.runs import read_run_info
+
+        if self.training:
+            self.notify("A run is already training: stop it first (s), then resume.", severity="warning")
+            return
+        info = read_run_info(run_dir)
+        if info is None:
+            self.notify(f"{run_dir} is not a kvt run folder (no readable config.json).", title="Cannot resume", severity="error")
+            return
+        if not info.resumable:
+            self.notify(
+                f"{info.run_id} is {info.status} with {info.epochs_done}/{info.epochs_total} epochs: nothing to resume.",
+                title="Cannot resume", severity="warning",
+            )
+            return
+        cfg = info.config
+        self.start_resume(run_dir, f"{info.run_id} after epoch {info.epochs_done} of {info.epochs_total} "
+                          f"({cfg.get('framework', '?')} + {cfg.get('activation', '?')})")
+
+    def action_run_compare(self) -> None:
+        if self.training:
+            self.notify("A run is training: stop it first (s), then run the comparison.", severity="warning")
+            return
+        self.views.active = "compare"
+        try:
+            variants, seeds = self.compare_view.choice()
+            base = self.form.build_config()
+        except KvtError as exc:
+            self.notify(f"{exc}", title="Fix the comparison first", severity="error")
+            return
+        self.start_comparison(variants, seeds, base)
+
+    # -- the form and its buttons ------------------------------------------------
+    def _sync_controls(self) -> None:
+        """Buttons, form and footer follow the training state and the form's validity."""
+        if not self.ui_ready.is_set():
+            return  # _build_ui calls this again once everything is mounted
+        form = self.form
+        for widget in form.query("Input, Select"):
+            widget.disabled = self.training
+        self.query_one("#train-button", Button).disabled = self.training or not form.is_valid
+        self.query_one("#stop-button", Button).disabled = not self.training
+        self.compare_view.set_running(self.training)
+        self.refresh_bindings()
+
+    def on_config_form_validity_changed(self) -> None:
+        # A name-based handler (not @on): ConfigForm is imported after the first frame.
+        self._sync_controls()
+
+    @on(Button.Pressed, "#train-button")
+    def _train_pressed(self) -> None:
+        self.action_train()
+
+    @on(Button.Pressed, "#stop-button")
+    def _stop_pressed(self) -> None:
+        self.action_stop()
+
+    @on(Button.Pressed, "#compare-button")
+    def _compare_pressed(self) -> None:
+        self.action_run_compare()
+
+    # -- model view ----------------------------------------------------------------
+    @on(Select.Changed, "#framework, #activation")
+    def _model_choice_changed(self) -> None:
+        if self.views.active == "model":
+            self._describe_selected_model()
+
+    def _describe_selected_model(self) -> None:
+        form = self.form
+        key = (str(form.query_one("#framework", Select).value), str(form.query_one("#activation", Select).value))
+        view = self.model_view
+        if key in self.model_summaries:
+            view.show_summary(self.model_summaries[key])
+            return
+        view.show_loading(*key)
+        if not self._describing:
+            self._describing = True
+            self._describe_worker()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="describe", name="model view")
+    def _describe_worker(self) -> None:
+        jobs.describe_models(self.post_message, self._describe_stop)
+
+    @on(ModelsDescribed)
+    def _models_described(self, message: ModelsDescribed) -> None:
+        self._describing = False
+        if message.error:
+            self.model_view.show_error(message.error)
+            return
+        self.model_summaries.update({(summary.framework, summary.activation): summary for summary in message.summaries})
+        if self.views.active == "model":
+            self._describe_selected_model()
+
+    # -- runs view --------------------------------------------------------------------
+    def on_runs_view_open_run(self, message: RunsView.OpenRun) -> None:
+        # A name-based handler (not @on): RunsView is imported after the first frame.
+        from kvt_models.runs import read_run
+
+        from .run import RunScreen
+
+        try:
+            record = read_run(message.path)
+        except KvtError as exc:
+            self.notify(str(exc), title="Cannot open the run", severity="error")
+            return
+
+        def closed(resume: Path | None) -> None:
+            if resume is not None:  # c on the run screen: it closes with the run to resume
+                self.resume_run(resume)
+
+        self.app.push_screen(RunScreen(record), closed)
+
+    def on_runs_view_resume_run(self, message: RunsView.ResumeRun) -> None:
+        self.resume_run(message.path)
+
+    def on_runs_view_compare_runs(self, message: RunsView.CompareRuns) -> None:
+        self.compare_runs(message.paths)

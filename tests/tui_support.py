@@ -1,0 +1,211 @@
+"""What the kvt-tui tests share: pilot helpers, the screen as text, a fake engine, run folders.
+
+A helper module, not a test file: the UI tests import from here (the
+fixtures in conftest.py wrap some of it), never from one another.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable
+
+from rich.cells import cell_len
+from textual.pilot import Pilot
+from textual.widgets import Input, Select
+
+from kvt_models.config import ACTIVATIONS, RunConfig
+from kvt_models.events import BatchEnded, Event, StageChanged, TrainEnded, TrainStarted
+from kvt_models.recipes import RECIPES
+from kvt_models.runs import RunStore, RunWriter
+from kvt_tui.widgets.config_form import DATASET_OPTIONS, FRAMEWORK_OPTIONS
+
+SIZE = (100, 30)
+TRAINING_TIMEOUT = 300  # seconds; generous for a loaded 2-core machine
+
+
+# -- driving the app -----------------------------------------------------------
+async def ready(pilot: Pilot) -> None:
+    """Wait until the main screen has mounted its whole UI (it comes right after the first frame)."""
+    await pilot.app.main_screen.ui_ready.wait()
+    await pilot.pause()
+
+
+async def wait_all(pilot: Pilot) -> None:
+    """Wait until every worker is done and the UI has handled their last messages."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    # A worker's last message (a comparison's result) may start another step: settle twice.
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def focus_with_tab(pilot: Pilot, widget_id: str) -> None:
+    """Press Tab until ``widget_id`` has the focus, as a keyboard user would."""
+    for _ in range(30):
+        if pilot.app.focused is not None and pilot.app.focused.id == widget_id:
+            return
+        await pilot.press("tab")
+    raise AssertionError(f"Tab never reached #{widget_id}; focus is on {pilot.app.focused!r}")
+
+
+# Each Select of the form and its values, in the order it lists them.
+SELECT_VALUES = {
+    "framework": [value for _, value in FRAMEWORK_OPTIONS],
+    "activation": list(ACTIVATIONS),
+    "dataset": [value for _, value in DATASET_OPTIONS],
+    "recipe": list(RECIPES),
+}
+
+
+async def choose(pilot: Pilot, select_id: str, value: str) -> None:
+    """Open a Select with Enter, move with the arrow keys to ``value``, confirm with Enter."""
+    await focus_with_tab(pilot, select_id)
+    select = pilot.app.screen.query_one(f"#{select_id}", Select)
+    values = SELECT_VALUES[select_id]
+    steps = values.index(value) - values.index(select.value)
+    await pilot.press("enter", *(["down"] * steps if steps > 0 else ["up"] * -steps), "enter")
+    await pilot.pause()
+    assert select.value == value
+
+
+async def type_into(pilot: Pilot, input_id: str, text: str) -> None:
+    """Tab to a text field, clear it and type ``text``."""
+    await focus_with_tab(pilot, input_id)
+    field = pilot.app.screen.query_one(f"#{input_id}", Input)
+    await pilot.press("end", "ctrl+u", *text)  # ctrl+u: delete everything left of the cursor
+    await pilot.pause()
+    assert field.value == text
+
+
+def record_notifications(app: Any) -> list[SimpleNamespace]:
+    """Every notification the app shows from now on (message, title, severity), in order."""
+    seen: list[SimpleNamespace] = []
+    notify = app.notify
+
+    def recording(message: str, *, title: str = "", severity: str = "information", **kwargs: Any) -> None:
+        seen.append(SimpleNamespace(message=message, title=title, severity=severity))
+        notify(message, title=title, severity=severity, **kwargs)
+
+    app.notify = recording  # widgets' and screens' notify() go through app.notify
+    return seen
+
+
+# -- the screen as text ----------------------------------------------------------
+_CLIP_WIDTH = re.compile(r'<clipPath id="[\w-]+-line-0">\s*<rect x="0" y="[\d.]+" width="([\d.]+)"')
+_TEXT = re.compile(r'<text class="[\w-]+" x="([\d.]+)" y="[\d.]+" textLength="[\d.]+" clip-path="url\(#[\w-]+-line-(\d+)\)">(.*?)</text>')
+
+
+def render_screen_text(app: Any) -> str:
+    """What the terminal shows right now, as plain text (styles dropped), one line per row.
+
+    Read from the app's own screenshot (``App.export_screenshot``, an SVG in
+    which each ``<text>`` is a run of characters at a cell of a row).
+    """
+    width, height = app.size
+    svg = app.export_screenshot()
+    clip = _CLIP_WIDTH.search(svg)
+    assert clip is not None, "no row in the screenshot"
+    cell = float(clip.group(1)) / width
+    rows = [[" "] * width for _ in range(height)]
+    for x, y, text in _TEXT.findall(svg):
+        row, column = rows[int(y)], round(float(x) / cell)
+        for char in html.unescape(text).replace("\xa0", " "):
+            row[column] = char
+            for extra in range(1, cell_len(char)):  # a wide character covers the next cell too
+                row[column + extra] = ""
+            column += max(cell_len(char), 1)
+    return "\n".join("".join(row) for row in rows)
+
+
+# -- a stand-in for the engine ---------------------------------------------------------
+class FakeEngine:
+    """Stands in for the engine's ``train`` (or ``isolated.train_isolated``) and ``resume``: no TensorFlow, no files.
+
+    Each call announces a run. With ``hold`` it then sends a batch and waits
+    for the app to set the stop flag (the engine checks it at each batch
+    end) and ends "stopped"; without, it ends "finished" at once. ``calls``
+    has every config it was given to train, ``resumed`` every run folder it
+    was given to resume, ``run_dirs`` the folders it announced; ``started``
+    is set once the first run has begun.
+    """
+
+    def __init__(self, *, hold: bool = True) -> None:
+        self.hold = hold
+        self.calls: list[RunConfig] = []
+        self.resumed: list[Path] = []
+        self.run_dirs: list[Path] = []
+        self.started = threading.Event()
+
+    def __call__(self, config: RunConfig, listener: Callable[[Event], None], *,
+                 stop: threading.Event, runs_dir: Path, **_: Any) -> SimpleNamespace:
+        self.calls.append(config)
+        run_dir = Path(runs_dir) / f"fake-{len(self.calls)}"
+        return self._run(run_dir, config.framework, config.activation, 0, listener, stop)
+
+    def resume(self, run_dir: Path, listener: Callable[[Event], None], *, stop: threading.Event, **_: Any) -> SimpleNamespace:
+        self.resumed.append(Path(run_dir))
+        return self._run(Path(run_dir), "keras", "relu", 1, listener, stop)
+
+    def _run(self, run_dir: Path, framework: str, activation: str, initial_epoch: int,
+             listener: Callable[[Event], None], stop: threading.Event) -> SimpleNamespace:
+        self.run_dirs.append(run_dir)
+        listener(StageChanged("loading data", "sample"))
+        listener(TrainStarted(run_dir.name, str(run_dir), framework, activation, 2, 10, 32, 320, 64, 1000, ["a", "b"],
+                              initial_epoch=initial_epoch))
+        if self.hold:
+            listener(BatchEnded(initial_epoch + 1, 1, 10, {"loss": 1.0}, 640.0, 0.05))
+            self.started.set()
+            if not stop.wait(TRAINING_TIMEOUT):
+                raise AssertionError("the app never asked the fake run to stop")
+            status, epochs = "stopped", initial_epoch
+        else:
+            self.started.set()
+            status, epochs = "finished", initial_epoch + 1
+        listener(TrainEnded(run_dir.name, str(run_dir), status, epochs))
+        return SimpleNamespace(status=status, run_dir=run_dir)  # what run_comparison reads of a TrainResult
+
+
+# -- run folders, written by the run store ------------------------------------------------
+def history_rows(val_accuracies: list[float]) -> list[dict[str, float]]:
+    """A history whose accuracies are ``val_accuracies`` (loss falling as they rise)."""
+    return [
+        {"epoch": epoch, "loss": 2 - acc, "accuracy": acc, "val_loss": 2.1 - acc, "val_accuracy": acc, "lr": 0.01, "seconds": 1.5}
+        for epoch, acc in enumerate(val_accuracies, start=1)
+    ]
+
+
+def write_run(
+    runs_dir: Path,
+    config: dict[str, Any],
+    history: list[dict[str, float]],
+    *,
+    status: str = "finished",
+    run_id: str | None = None,
+    created: str = "",
+    report: tuple[dict[str, Any], list[list[int]], list[str]] | None = None,
+    **facts: Any,
+) -> Path:
+    """A run folder written with the run store's own writer, as a training would leave it.
+
+    ``run_id`` fixes the folder's name (screenshots show it); else the store
+    names it. ``created`` fixes its date (the runs view sorts by it);
+    ``facts`` go into config.json beside the settings (``params``, ``class_names``).
+    """
+    record = {"config": config, **facts, **({"created": created} if created else {})}
+    if run_id is None:
+        writer = RunStore(runs_dir).create(record, f"{config['framework']}-{config['activation']}")
+    else:
+        path = RunStore(runs_dir).ensure() / run_id
+        path.mkdir()
+        writer = RunWriter(path, run_id)
+        writer.write_config(record)
+    for row in history:
+        writer.append_history(row)
+    if report is not None:
+        writer.write_report(*report)
+    writer.set_status(status)
+    return writer.path
