@@ -21,7 +21,6 @@ import threading
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
-from itertools import combinations
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -30,6 +29,7 @@ from .errors import ConfigError, KvtError
 from .events import Listener, QueueProgress, ignore
 from .options import SEEDS, VARIANT
 from .runs import RunRecord, RunStore, atomic_write_json, read_run
+from .settling import Trajectories, holm, trajectories
 
 COMPARISONS_DIR = "comparisons"
 # Settings that must match for a finished run to stand in for a new one.
@@ -119,15 +119,17 @@ class PairSummary:
     diff: float  # mean final accuracy of b minus a, in [0, 1] units
     ci95: tuple[float, float]
     p_value: float
-    significant: bool
+    significant: bool  # at 5%, after the Holm correction when there are several pairs
+    p_holm: float = math.nan  # with 3+ variants: p corrected (Holm) over the comparisons with the baseline
 
 
 @dataclass
 class Comparison:
     variants: list[VariantSummary]
-    pairs: list[PairSummary]
+    pairs: list[PairSummary]  # each variant after the first against the first (the baseline)
     verdict: str
     settings: dict[str, Any]
+    per_epoch: Trajectories = field(default_factory=Trajectories)  # B - A epoch by epoch, for each pair
 
     def to_json(self) -> dict[str, Any]:
         def clean(obj: Any) -> Any:  # JSON has no NaN: write null
@@ -188,32 +190,56 @@ def summarize(groups: dict[str, list[RunRecord]], settings: dict[str, Any]) -> C
                 curves=curves,
             )
         )
+    # Each variant against the first (the baseline); with several such pairs
+    # the verdict's significance is Holm-corrected, as chance alone makes one
+    # of many comparisons look "significant".
     pairs = []
-    for va, vb in combinations(variants, 2):
-        diff, ci, p = welch(va.final_accuracy, vb.final_accuracy)
-        pairs.append(PairSummary(va.variant, vb.variant, diff, ci, p, bool(p < 0.05) if not math.isnan(p) else False))
-    return Comparison(variants, pairs, verdict(variants, pairs), settings)
+    for vb in variants[1:]:
+        diff, ci, p = welch(variants[0].final_accuracy, vb.final_accuracy)
+        pairs.append(PairSummary(variants[0].variant, vb.variant, diff, ci, p, False))
+    if len(pairs) > 1:
+        for pair, corrected in zip(pairs, holm([pair.p_value for pair in pairs])):
+            pair.p_holm = corrected
+    for pair in pairs:
+        decisive = pair.p_holm if len(pairs) > 1 else pair.p_value
+        pair.significant = bool(decisive < 0.05) if not math.isnan(decisive) else False
+    per_epoch = trajectories({name: [r.history for r in runs] for name, runs in groups.items()})
+    return Comparison(variants, pairs, verdict(variants, pairs, per_epoch), settings, per_epoch)
 
 
-def verdict(variants: list[VariantSummary], pairs: list[PairSummary]) -> str:
-    """One plain sentence about the best-separated pair (or the only one)."""
+def verdict(variants: list[VariantSummary], pairs: list[PairSummary], per_epoch: Trajectories | None = None) -> str:
+    """Plain sentences about the best-separated pair (or the only one), and whether its lead ever changed."""
     if not pairs:
         return "Only one variant: nothing to compare."
-    pair = min(pairs, key=lambda p: (math.isnan(p.p_value), p.p_value))
+    several = len(pairs) > 1
+
+    def decisive(p: PairSummary) -> float:
+        return p.p_holm if several else p.p_value
+
+    pair = min(pairs, key=lambda p: (math.isnan(decisive(p)), decisive(p)))
     n = min(v.final_accuracy.n for v in variants if v.variant in (pair.a, pair.b))
     better, worse = (pair.b, pair.a) if pair.diff >= 0 else (pair.a, pair.b)
     points = abs(pair.diff) * 100
     if math.isnan(pair.p_value):
-        return (f"{better} is {points:.1f} points better than {worse} on one seed each; "
+        text = (f"{better} is {points:.1f} points better than {worse} on one seed each; "
                 "that says nothing about noise: run at least 2 seeds (3 or more is better).")
-    seeds = f"{n} seed{'s' if n != 1 else ''}"
-    ci = f"95% CI {pair.ci95[0] * 100:+.1f} to {pair.ci95[1] * 100:+.1f} points for {pair.b} - {pair.a}"
-    if points < 0.05:
-        return f"{pair.a} and {pair.b} score the same on average over {seeds} (p={pair.p_value:.2f}; {ci})."
-    if pair.significant:
-        return f"{better} is {points:.1f} points better than {worse}, and with {seeds} that is significant (p={pair.p_value:.3f}; {ci})."
-    return (f"{better} is {points:.1f} points better than {worse}, but with {seeds} that is not significant "
-            f"(p={pair.p_value:.2f}; {ci}); run more seeds.")
+    else:
+        seeds = f"{n} seed{'s' if n != 1 else ''}"
+        ci = f"95% CI {pair.ci95[0] * 100:+.1f} to {pair.ci95[1] * 100:+.1f} points for {pair.b} - {pair.a}"
+        p_text = (f"Holm-corrected p={decisive(pair):.3f} over {len(pairs)} comparisons with {pair.a}"
+                  if several else f"p={pair.p_value:.3f}")
+        if points < 0.05:
+            text = f"{pair.a} and {pair.b} score the same on average over {seeds} ({p_text}; {ci})."
+        elif pair.significant:
+            text = f"{better} is {points:.1f} points better than {worse}, and with {seeds} that is significant ({p_text}; {ci})."
+        else:
+            text = (f"{better} is {points:.1f} points better than {worse}, but with {seeds} that is not significant "
+                    f"({p_text}; {ci}); run more seeds.")
+    trajectory = next((t for t in (per_epoch.pairs if per_epoch else []) if (t.a, t.b) == (pair.a, pair.b)), None)
+    if trajectory is not None and trajectory.lead_changed_at is not None:
+        text += (f" The lead changed at epoch {trajectory.lead_changed_at} of {len(trajectory.epochs)}; "
+                 "longer training may change the answer.")
+    return text
 
 
 # -- running ----------------------------------------------------------------
@@ -389,5 +415,10 @@ def format_table(comparison: Comparison) -> str:
     for p in comparison.pairs:
         ci = "n/a" if math.isnan(p.ci95[0]) else f"[{p.ci95[0] * 100:+.2f}, {p.ci95[1] * 100:+.2f}]"
         pv = "n/a" if math.isnan(p.p_value) else f"{p.p_value:.3f}"
-        lines.append(f"{p.b} - {p.a}: {p.diff * 100:+.2f} points, 95% CI {ci}, Welch p = {pv}")
+        holm_text = "" if math.isnan(p.p_holm) else f" (Holm-corrected {p.p_holm:.3f})"
+        lines.append(f"{p.b} - {p.a}: {p.diff * 100:+.2f} points, 95% CI {ci}, Welch p = {pv}{holm_text}")
+    if comparison.per_epoch.pairs:
+        from .settling import format_trajectories
+
+        lines += ["", format_trajectories(comparison.per_epoch)]
     return "\n".join(lines)

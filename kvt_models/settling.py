@@ -182,18 +182,25 @@ def _lead_changed_at(epochs: list[EpochDiff]) -> int | None:
     return changed
 
 
-def _holm(pairs: list[PairTrajectory]) -> None:
-    """Holm's step-down correction of the last epoch's p-values, over the pairs (in place).
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down correction of ``p_values`` (NaN stays NaN), in their order.
 
     scipy has Benjamini-Hochberg (``false_discovery_control``) but not Holm,
     which controls the family-wise error rate that "B beats A" verdicts need.
     """
-    ranked = sorted((p for p in pairs if not math.isnan(p.last.p_value)), key=lambda p: p.last.p_value)
-    m = len(ranked)
+    ranked = sorted((i for i, p in enumerate(p_values) if not math.isnan(p)), key=lambda i: p_values[i])
+    corrected = [math.nan] * len(p_values)
     running = 0.0
-    for i, pair in enumerate(ranked):
-        running = max(running, min(1.0, (m - i) * pair.last.p_value))
-        pair.holm_p = running
+    for rank, i in enumerate(ranked):
+        running = max(running, min(1.0, (len(ranked) - rank) * p_values[i]))
+        corrected[i] = running
+    return corrected
+
+
+def _holm(pairs: list[PairTrajectory]) -> None:
+    """The last epoch's p-values of ``pairs``, Holm-corrected, into ``holm_p`` (in place)."""
+    for pair, corrected in zip(pairs, holm([p.last.p_value for p in pairs])):
+        pair.holm_p = corrected
 
 
 def rows_to_show(epochs: list[EpochDiff], *, all_up_to: int = 10) -> list[EpochDiff]:
