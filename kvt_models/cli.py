@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence, TextIO
 
 from . import __version__
 from .config import ACTIVATIONS, FRAMEWORKS, PRESETS, RunConfig, check_lr
-from .errors import ConfigError, KvtError
+from .errors import ConfigError, KvtError, is_user_error
 from .events import BatchEnded, EpochEnded, Event, QueueProgress, StageChanged, TrainEnded, TrainFailed, TrainStarted
 from .recipes import RECIPES
 from .stopping import StopRequest
@@ -239,17 +239,12 @@ def _say(stream: TextIO, text: str) -> None:
 
 
 def _guarded(err: TextIO, job: Callable[[], Any]) -> tuple[Any, int]:
-    """Run ``job``; a user's mistake or a diverged run becomes one line and an exit code."""
-    from .training import TrainingDiverged
-
+    """Run ``job``; a user's mistake (exit 2) or a diverged run (exit 1) becomes one line."""
     try:
         return job(), EXIT_OK
-    except TrainingDiverged as exc:
-        _say(err, f"kvt-train: error: {exc}")
-        return None, EXIT_CRASH
     except KvtError as exc:
         _say(err, f"kvt-train: error: {exc}")
-        return None, EXIT_USAGE
+        return None, EXIT_USAGE if is_user_error(exc) else EXIT_CRASH
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -88,9 +88,7 @@ class TrainFailed:
     message: str  # one line, for the user
     run_id: str = ""
     run_dir: str = ""
-    user_error: bool = False  # True for a KvtError (bad input), False for a bug or crash
-
-
+    user_error: bool = False  # kvt_models.errors.is_user_error: bad input, not a crash or a diverged run
 
 
 @dataclass(frozen=True)

@@ -22,14 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from .config import RunConfig
-from .errors import KvtError
+from .errors import KvtError, TrainingDiverged, is_user_error, one_line
 from .events import EpochEnded, Event, Listener, StageChanged, TrainEnded, TrainFailed, TrainStarted, ignore
 from .recipes import get_recipe
 from .runs import CONFUSION_FILE, CURVES_FILE, HISTORY_FILE, MODEL_FILE, REPORT_FILE, RunStore, RunWriter, atomic_save
-
-
-class TrainingDiverged(KvtError):
-    """The loss became NaN or infinite; the run is kept and marked failed."""
 
 
 @dataclass
@@ -276,11 +272,9 @@ def _run(
             writer.run_id, writer.path, status, history, evaluation, files, params, message,
             fit_seconds=fit_seconds, images_trained=(len(history) - initial_epoch) * len(data.x_train),
         )
-    except KvtError as exc:
-        _fail(listener, writer, str(exc), user_error=True)
-        raise
     except Exception as exc:
-        _fail(listener, writer, f"{type(exc).__name__}: {exc}".splitlines()[0], user_error=False)
+        # A KvtError is our own line already; anything else is a crash, named by its type.
+        _fail(listener, writer, one_line(exc, with_type=not isinstance(exc, KvtError)), user_error=is_user_error(exc))
         raise
 
 

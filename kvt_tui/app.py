@@ -37,7 +37,7 @@ from textual.widgets import Button, Footer, Header, Input, Select, Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from kvt_models.config import RunConfig
-from kvt_models.errors import KvtError
+from kvt_models.errors import KvtError, is_user_error, one_line
 from kvt_models.stopping import StopRequest
 
 from .messages import (
@@ -418,7 +418,7 @@ class KvtApp(App[None]):
             # of memory), is not a crashed worker: the engine's TrainFailed
             # event has told the screen already (or this one does).
             if not failed:
-                listener(TrainFailed(message=str(exc), user_error=isinstance(exc, KvtError)))
+                listener(TrainFailed(message=str(exc), user_error=is_user_error(exc)))
             return None
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="train", name="training")
@@ -688,7 +688,7 @@ class KvtApp(App[None]):
             # The model view and export workers report their own KvtErrors;
             # anything reaching here is a bug: say so and keep the app running.
             log.error("worker %s failed", worker.name, exc_info=worker.error)
-            self.notify(f"{type(worker.error).__name__}: {worker.error}", title=f"{worker.name} failed", severity="error")
+            self.notify(one_line(worker.error, with_type=True), title=f"{worker.name} failed", severity="error")
 
     def _training_done(self, worker: Worker[Any], state: WorkerState) -> None:
         self.training = False
@@ -701,7 +701,7 @@ class KvtApp(App[None]):
                 self.notify(f"{error}", title="Training failed", severity="error", timeout=10)
                 self.progress.finished(f"training failed: {error}")
             if worker.name == "comparison":
-                self.compare_view.set_status(f"comparison failed: {error}".splitlines()[0])
+                self.compare_view.set_status(f"comparison failed: {one_line(error)}")
         self._sync_controls()
         if self.views.active == "runs":
             self.runs_view.reload()
@@ -835,7 +835,7 @@ class KvtApp(App[None]):
         except Exception as exc:  # reported in the view (and logged): the app keeps running
             if not isinstance(exc, KvtError):
                 log.error("describing the models failed", exc_info=exc)
-            self.post_message(ModelsDescribed([], f"{exc}".splitlines()[0] if f"{exc}" else type(exc).__name__))
+            self.post_message(ModelsDescribed([], one_line(exc)))
             return
         if summaries is not None:  # None: the app is closing
             self.post_message(ModelsDescribed(summaries))
