@@ -199,7 +199,7 @@ def test_a_full_disk_while_saving_fails_in_one_line_and_keeps_what_was_written(t
     (run_dir,) = tmp_path.iterdir()
     run = read_run(run_dir)
     assert run.status == "failed" and [int(r["epoch"]) for r in run.history] == [1]
-    assert not [p for p in run_dir.iterdir() if p.name.startswith(".")]  # no temp files left behind
+    assert not [p for p in run_dir.iterdir() if ".tmp" in p.name]  # no temp files left behind
     from kvt_models.tfenv import import_tf
 
     _, keras = import_tf()

@@ -26,14 +26,13 @@ from kvt_models.runs import RunInfo, RunStore
 
 STATUS_STYLE = {"finished": "green", "stopped": "yellow", "failed": "red", "running": "cyan"}
 # What a resumable run may read as: a folder left by kill -9 reads "stopped"
-# (with a "killed or crashed" message); "killed" is accepted should the store
-# ever name it so.
-RESUMABLE_STATUSES = frozenset({"stopped", "failed", "killed"})
+# (with a "killed or crashed" message).
+RESUMABLE_STATUSES = frozenset({"stopped", "failed"})
 MARK = "●"
 
 
 def is_resumable(info: RunInfo) -> bool:
-    """A run that ended early (stopped, failed, killed) with epochs still to train."""
+    """A run that ended early (stopped or failed) with epochs still to train."""
     return info.status in RESUMABLE_STATUSES and info.epochs_done < info.epochs_total
 
 
