@@ -33,6 +33,10 @@ class TrainStarted:
     params: int
     class_names: list[str]
     initial_epoch: int = 0
+    # The rows of the epochs already finished (a resumed run's first
+    # ``initial_epoch`` epochs), as in history.csv: a listener can draw the
+    # whole run without reading the run folder.
+    history: list[dict[str, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
