@@ -34,10 +34,6 @@ def _as_float(value: Any) -> float:
         return math.nan
 
 
-class NonFiniteLoss(RuntimeError):
-    """Raised (after stopping) when the loss became NaN or infinite."""
-
-
 class KvtCallback(keras.callbacks.Callback):
     """Send TrainStarted / BatchEnded / EpochEnded events and honour stop requests."""
 

@@ -24,10 +24,11 @@ from typing import Any, Callable, Sequence, TextIO
 
 from . import __version__, options
 from .config import PRESETS, RunConfig
-from .errors import ConfigError, KvtError
+from .errors import ConfigError, KvtError, is_user_error
 from .events import BatchEnded, EpochEnded, Event, QueueProgress, StageChanged, TrainEnded, TrainFailed, TrainStarted
 from .options import add_flag, flag_type
 from .stopping import StopRequest
+from .timefmt import epoch_seconds_left, format_duration
 
 EXIT_OK, EXIT_CRASH, EXIT_USAGE = 0, 1, 2
 
@@ -109,11 +110,6 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     ).resolved()
 
 
-def _fmt_time(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}"
-
-
 class ConsolePrinter:
     """Turns events into the lines a 2018 Keras script would print."""
 
@@ -154,15 +150,13 @@ class ConsolePrinter:
             if event.initial_epoch:
                 self._print(f"[INFO] resuming after epoch {event.initial_epoch}")
         elif isinstance(event, BatchEnded) and self.live:
-            rate = event.step / event.epoch_elapsed if event.epoch_elapsed > 0 else 0.0
-            eta = (event.steps - event.step) / rate if rate > 0 else 0.0
             width = 24
             done = int(width * event.step / max(1, event.steps))
             bar = "=" * done + ">" + "." * (width - done)
             self.out.write(
                 f"\rEpoch {event.epoch}/{self.epochs} [{bar[:width]}] {event.step}/{event.steps} "
                 f"loss {event.logs.get('loss', float('nan')):.4f} acc {event.logs.get('accuracy', float('nan')):.4f} "
-                f"{event.images_per_second:,.0f} img/s ETA {_fmt_time(eta)}\x1b[K"
+                f"{event.images_per_second:,.0f} img/s ETA {format_duration(epoch_seconds_left(event))}\x1b[K"
             )
             self.out.flush()
             self._line_open = True
@@ -225,17 +219,12 @@ def _say(stream: TextIO, text: str) -> None:
 
 
 def _guarded(err: TextIO, job: Callable[[], Any]) -> tuple[Any, int]:
-    """Run ``job``; a user's mistake or a diverged run becomes one line and an exit code."""
-    from .training import TrainingDiverged
-
+    """Run ``job``; a user's mistake (exit 2) or a diverged run (exit 1) becomes one line."""
     try:
         return job(), EXIT_OK
-    except TrainingDiverged as exc:
-        _say(err, f"kvt-train: error: {exc}")
-        return None, EXIT_CRASH
     except KvtError as exc:
         _say(err, f"kvt-train: error: {exc}")
-        return None, EXIT_USAGE
+        return None, EXIT_USAGE if is_user_error(exc) else EXIT_CRASH
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -273,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _say(err, f"kvt-train: warning: could not write --plot {args.plot}: {exc.strerror or exc}")
     if result.evaluation is not None:
         _say(out, "[INFO] evaluating network...\n" + result.evaluation.text)
-    lines = [f"[INFO] {result.status} in {_fmt_time(time.perf_counter() - started)}; wrote:"]
+    lines = [f"[INFO] {result.status} in {format_duration(time.perf_counter() - started)}; wrote:"]
     lines += [f"  {name:<10} {path}" for name, path in result.files.items()]
     _say(out, "\n".join(lines))
     if signals.signum is not None:

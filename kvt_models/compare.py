@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .config import ACTIVATIONS, FRAMEWORKS, RunConfig
-from .errors import ConfigError, KvtError
+from .atomic import atomic_write_json
+from .errors import ConfigError, KvtError, TrainingDiverged
 from .events import Listener, QueueProgress, ignore
 from .options import SEEDS, VARIANT
-from .runs import RunRecord, RunStore, atomic_write_json, read_run
+from .runs import RunRecord, RunStore, read_run
 from .settling import Trajectories, holm, trajectories
 
 COMPARISONS_DIR = "comparisons"
@@ -145,25 +146,22 @@ class Comparison:
 
 
 def welch(a: Stat, b: Stat) -> tuple[float, tuple[float, float], float]:
-    """Difference of means (b - a), its 95% CI (Welch-Satterthwaite) and Welch's p-value."""
+    """Difference of means (b - a), its 95% CI and p-value, both from scipy's Welch t-test."""
     diff = b.mean - a.mean
     if a.n < 2 or b.n < 2:
         return diff, (math.nan, math.nan), math.nan
+    if a.std == 0 and b.std == 0:
+        # Identical, noise-free results: any difference is exact (scipy would say NaN).
+        return diff, (diff, diff), (1.0 if diff == 0 else 0.0)
     from scipy import stats
 
-    va, vb = a.std**2 / a.n, b.std**2 / b.n
-    se = math.sqrt(va + vb)
-    if se == 0:
-        # Identical, noise-free results: any difference is exact.
-        return diff, (diff, diff), (1.0 if diff == 0 else 0.0)
-    df = (va + vb) ** 2 / (va**2 / (a.n - 1) + vb**2 / (b.n - 1))
-    t = stats.t.ppf(0.975, df)
     with warnings.catch_warnings():
         # Near-identical accuracies trip scipy's "precision loss" warning; the
         # p-value it returns is still the right answer (close to 1).
         warnings.simplefilter("ignore", RuntimeWarning)
-        p = float(stats.ttest_ind(b.values, a.values, equal_var=False).pvalue)
-    return diff, (diff - t * se, diff + t * se), p
+        test = stats.ttest_ind(b.values, a.values, equal_var=False)
+        ci = test.confidence_interval(0.95)
+    return diff, (float(ci.low), float(ci.high)), float(test.pvalue)
 
 
 def summarize(groups: dict[str, list[RunRecord]], settings: dict[str, Any]) -> Comparison:
@@ -289,7 +287,6 @@ def run_comparison(
     if train_fn is None:
         from .training import train as train_fn
     from .isolated import ChildDied
-    from .training import TrainingDiverged
 
     stop = stop or threading.Event()
     store = RunStore(runs_dir)
@@ -353,6 +350,19 @@ def write_comparison(comparison: Comparison, runs_root: Path) -> tuple[Path, dic
     return folder, {"comparison": str(folder / "comparison.json"), "overlay": str(overlay)}
 
 
+def mean_std(stat: Stat, *, aligned: bool = False) -> str:
+    """``41.20 ± 1.35`` in accuracy points; ``± n/a`` for a single value, ``-`` for none.
+
+    ``aligned`` pads both numbers to fixed widths, so that the ± signs line up
+    in a plain-text column (the CLI's table); the app's table aligns by itself.
+    """
+    if math.isnan(stat.mean):
+        return "-"
+    mean_width, std_width = (6, 5) if aligned else (0, 0)
+    std = "n/a".rjust(std_width) if math.isnan(stat.std) else f"{stat.std * 100:{std_width}.2f}"
+    return f"{stat.mean * 100:{mean_width}.2f} ± {std}"
+
+
 # -- comparing finished runs --------------------------------------------------
 def group_runs(paths: Sequence[str | Path]) -> tuple[dict[str, list[RunRecord]], dict[str, Any]]:
     """Runs made earlier (any settings, any seeds) as a comparison's variant groups and settings.
@@ -400,10 +410,7 @@ def compare_runs(paths: Sequence[str | Path], runs_dir: str | Path) -> tuple[Com
 def format_table(comparison: Comparison) -> str:
     """The plain-text table kvt-train prints (no Rich in the engine)."""
     def pm(stat: Stat) -> str:
-        if math.isnan(stat.mean):
-            return "-"
-        std = "  n/a" if math.isnan(stat.std) else f"{stat.std * 100:5.2f}"
-        return f"{stat.mean * 100:6.2f} ± {std}"
+        return mean_std(stat, aligned=True)
 
     rows = [("variant", "n", "final acc %", "best acc %", "s/epoch", "params")]
     for v in comparison.variants:

@@ -2,12 +2,20 @@
 
 Front ends (the CLI and the app) catch :class:`KvtError` and show its message
 as is, without a traceback. Anything else is a bug in kvt and keeps its
-traceback.
+traceback (in the log), and reaches the screen as :func:`one_line`.
+
+Whether a failure is the user's mistake (the CLI exits 2, the app says
+"Cannot train") or a run that went wrong (exit 1, "Training failed") is
+decided here, once, by :func:`is_user_error`.
 """
+
+from __future__ import annotations
 
 
 class KvtError(Exception):
-    """A mistake in what the user asked for, explained in one line."""
+    """A failure explained in one line; by default a mistake in what the user asked for."""
+
+    user_error = True
 
 
 class ConfigError(KvtError, ValueError):
@@ -20,3 +28,35 @@ class DataError(KvtError):
 
 class RunStoreError(KvtError):
     """The runs folder cannot be used (not a folder, not writable, disk full)."""
+
+
+class TrainingDiverged(KvtError):
+    """The loss became NaN or infinite; the run is kept and marked failed.
+
+    The settings were legal, so this is not the user's mistake: the run
+    failed, as a crash would (exit 1), though it is explained in one line.
+    """
+
+    user_error = False
+
+
+def is_user_error(exc: BaseException) -> bool:
+    """True when ``exc`` is a mistake in what the user asked for, rather than a run that failed."""
+    return isinstance(exc, KvtError) and exc.user_error
+
+
+def one_line(exc: BaseException, *, with_type: bool = False, limit: int = 160) -> str:
+    """``exc``'s text as one short line: whitespace flattened, cut at ``limit`` characters.
+
+    Texts from tarfile, zlib, pickle, TensorFlow... can span many lines or run
+    long. A :class:`KvtError` is never cut: it is our own line, and its end
+    says how to fix the problem. ``with_type`` puts the exception's type
+    first, for crashes, where the type is the first clue; a text-less
+    exception is named by its type anyway.
+    """
+    text = " ".join(str(exc).split())
+    if with_type or not text:
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if isinstance(exc, KvtError) or len(text) <= limit:
+        return text
+    return text[: limit - 3] + "..."

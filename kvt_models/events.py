@@ -33,6 +33,10 @@ class TrainStarted:
     params: int
     class_names: list[str]
     initial_epoch: int = 0
+    # The rows of the epochs already finished (a resumed run's first
+    # ``initial_epoch`` epochs), as in history.csv: a listener can draw the
+    # whole run without reading the run folder.
+    history: list[dict[str, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -88,9 +92,7 @@ class TrainFailed:
     message: str  # one line, for the user
     run_id: str = ""
     run_dir: str = ""
-    user_error: bool = False  # True for a KvtError (bad input), False for a bug or crash
-
-
+    user_error: bool = False  # kvt_models.errors.is_user_error: bad input, not a crash or a diverged run
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from .errors import KvtError
+from .errors import KvtError, one_line
 from .events import EpochEnded, Listener, TrainFailed, TrainStarted, ignore
 
 if TYPE_CHECKING:
@@ -326,7 +326,7 @@ def _child(target: str, args: tuple, kwargs: dict, conn: Connection, control: Co
     except KvtError as exc:
         _reply(conn, ("error", exc))
     except BaseException as exc:  # noqa: BLE001 - everything else is reported to the parent, one line
-        _reply(conn, ("error", RuntimeError(f"{type(exc).__name__}: {exc}".splitlines()[0])))
+        _reply(conn, ("error", RuntimeError(one_line(exc, with_type=True))))
     else:
         _reply(conn, ("result", result))
     finally:

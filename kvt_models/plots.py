@@ -1,33 +1,62 @@
-"""PNG export with matplotlib's Agg backend (no display needed over SSH).
+"""PNG export with matplotlib's Agg renderer (no display needed over SSH).
 
 ``save_curves`` draws the figure of the 2018 post (its Figures 6 and 8):
 training and validation loss and accuracy per epoch on one axes.
+
+Every figure is a :class:`matplotlib.figure.Figure` of its own on its own
+Agg canvas, never made through ``pyplot``: pyplot keeps one global "current
+figure" and a registry of open figures, and the app's export worker and
+compare worker may draw at the same time from two threads. The one global
+left is ``rcParams``, which a style (ggplot) changes for as long as it is in
+force and which a figure reads as it is built: one lock lets one figure at a
+time be built and saved.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
-from .runs import CONFUSION_FILE, CURVES_FILE, atomic_save, read_run
+from .atomic import atomic_save
+from .runs import CONFUSION_FILE, CURVES_FILE, read_run
+
+_RC_PARAMS = threading.Lock()
 
 
-def _pyplot() -> Any:
-    import matplotlib
+@contextlib.contextmanager
+def _drawing(style: str | None = None) -> Iterator[None]:
+    """Build and save one figure inside: matplotlib's global rcParams are ours meanwhile."""
+    import matplotlib.style
 
-    matplotlib.use("Agg", force=True)  # never try to open a window
-    import matplotlib.pyplot as plt
+    with _RC_PARAMS, (matplotlib.style.context(style) if style else contextlib.nullcontext()):
+        yield
 
-    return plt
+
+def _figure(width: float, height: float) -> Any:
+    """A new Figure on its own Agg canvas; nothing global is registered."""
+    # Deferred: matplotlib takes ~0.3 s to import, and the app starts without it.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save_png(fig: Any, path: Path) -> Path:
+    atomic_save(path, lambda tmp: fig.savefig(tmp, format="png"))
+    return path
 
 
 def save_curves(history: Sequence[dict[str, float]], path: str | Path, title: str = "Training Loss and Accuracy") -> Path:
     """Write the loss/accuracy curves of ``history`` (rows of history.csv) to ``path``."""
-    plt = _pyplot()
     path = Path(path)
     epochs = [int(r["epoch"]) for r in history]
-    with plt.style.context("ggplot"):
-        fig, ax = plt.subplots(figsize=(8, 5.5), dpi=100)
+    with _drawing("ggplot"):
+        fig = _figure(8, 5.5)
+        ax = fig.subplots()
         for key, label in (
             ("loss", "train_loss"),
             ("val_loss", "val_loss"),
@@ -45,34 +74,31 @@ def save_curves(history: Sequence[dict[str, float]], path: str | Path, title: st
             ax.set_xlim(min(epochs) - 0.2, max(epochs) + 0.2)
         ax.legend(loc="upper right" if len(epochs) < 3 else "center right")
         fig.tight_layout()
-        atomic_save(path, lambda tmp: fig.savefig(tmp, format="png"))
-        plt.close(fig)
-    return path
+        return _save_png(fig, path)
 
 
 def save_confusion(confusion: Sequence[Sequence[int]], class_names: Sequence[str], path: str | Path, title: str = "Confusion matrix (test set)") -> Path:
-    plt = _pyplot()
     path = Path(path)
     n = len(class_names)
     size = max(5.0, 0.6 * n + 2)
-    fig, ax = plt.subplots(figsize=(size, size * 0.85), dpi=100)
-    im = ax.imshow(confusion, cmap="Blues")
-    ax.set_xticks(range(n), labels=class_names, rotation=45, ha="right")
-    ax.set_yticks(range(n), labels=class_names)
-    ax.set_xlabel("Predicted")
-    ax.set_ylabel("True")
-    ax.set_title(title)
-    peak = max((max(row) for row in confusion), default=0) or 1
-    if n <= 20:
-        for i, row in enumerate(confusion):
-            for j, value in enumerate(row):
-                ax.text(j, i, str(value), ha="center", va="center", fontsize=8,
-                        color="white" if value > peak / 2 else "black")
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    fig.tight_layout()
-    atomic_save(path, lambda tmp: fig.savefig(tmp, format="png"))
-    plt.close(fig)
-    return path
+    with _drawing():
+        fig = _figure(size, size * 0.85)
+        ax = fig.subplots()
+        im = ax.imshow(confusion, cmap="Blues")
+        ax.set_xticks(range(n), labels=class_names, rotation=45, ha="right")
+        ax.set_yticks(range(n), labels=class_names)
+        ax.set_xlabel("Predicted")
+        ax.set_ylabel("True")
+        ax.set_title(title)
+        peak = max((max(row) for row in confusion), default=0) or 1
+        if n <= 20:
+            for i, row in enumerate(confusion):
+                for j, value in enumerate(row):
+                    ax.text(j, i, str(value), ha="center", va="center", fontsize=8,
+                            color="white" if value > peak / 2 else "black")
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        fig.tight_layout()
+        return _save_png(fig, path)
 
 
 def export_run_pngs(run_dir: str | Path) -> list[Path]:
@@ -89,10 +115,10 @@ def export_run_pngs(run_dir: str | Path) -> list[Path]:
 
 def save_overlay(curves: dict[str, dict[str, list[float]]], path: str | Path, title: str = "") -> Path:
     """Mean test accuracy and loss per epoch for each variant, with a +-1 std band."""
-    plt = _pyplot()
     path = Path(path)
-    with plt.style.context("ggplot"):
-        fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4.8), dpi=100)
+    with _drawing("ggplot"):
+        fig = _figure(11, 4.8)
+        ax_acc, ax_loss = fig.subplots(1, 2)
         for name, c in curves.items():
             epochs = list(range(1, len(c.get("val_accuracy_mean", [])) + 1))
             for ax, key in ((ax_acc, "val_accuracy"), (ax_loss, "val_loss")):
@@ -111,6 +137,4 @@ def save_overlay(curves: dict[str, dict[str, list[float]]], path: str | Path, ti
         if title:
             fig.suptitle(title)
         fig.tight_layout()
-        atomic_save(path, lambda tmp: fig.savefig(tmp, format="png"))
-        plt.close(fig)
-    return path
+        return _save_png(fig, path)

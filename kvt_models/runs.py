@@ -3,7 +3,8 @@
 Layout of a run folder::
 
     config.json      the resolved RunConfig (with its seed) and facts about the data
-    status.json      running | finished | stopped | failed, with a message and the pid
+    status.json      running | finished | stopped | failed, with a message (and the pid, for people)
+    .lock            flock-ed by the process that trains the run, for the run's whole life
     history.csv      one row per finished epoch, flushed and fsynced as it ends
     model.keras      the model with its optimizer state, replaced at every epoch end
     report.json      sklearn classification report + confusion matrix
@@ -14,11 +15,17 @@ JSON and model files are written to a temporary file and renamed into place,
 so a kill at any instant leaves either the old or the new file, never half a
 file. The CLI and the app share this store: a run made headless shows up in
 the app and the other way round.
+
+A run is alive while its lock is held, not while some process has the pid
+written in status.json: the kernel drops a lock when its process ends, even
+on kill -9, whereas a pid is reused, and a dead run would read "running"
+(and refuse to resume) for as long as an unrelated process had its pid.
 """
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
 import os
@@ -27,9 +34,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable
 
+from .atomic import atomic_save, atomic_write_bytes, atomic_write_json
 from .errors import RunStoreError
+from .events import EpochEnded, Listener
 from .paths import default_runs_dir
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
@@ -40,62 +49,71 @@ REPORT_FILE = "report.json"
 MODEL_FILE = "model.keras"
 CURVES_FILE = "curves.png"
 CONFUSION_FILE = "confusion.png"
+LOCK_FILE = ".lock"
 
 STATUSES = ("running", "finished", "stopped", "failed")
 # What a run that can be continued may read as: a folder left by kill -9 reads
-# "stopped" (with a "killed or crashed" message); "killed" is accepted should
-# the store ever name it so.
-RESUMABLE_STATUSES = frozenset({"stopped", "failed", "killed"})
+# "stopped" (with a "killed or crashed" message), and one whose training child
+# was killed under a live parent "failed" (the parent says how it died).
+RESUMABLE_STATUSES = frozenset({"stopped", "failed"})
 
 
-# -- crash-safe writes ------------------------------------------------------
-def _fsync_dir(path: Path) -> None:
+# -- liveness ---------------------------------------------------------------
+class RunLock:
+    """An exclusive ``flock`` on a run's ``.lock``, held by the process that trains the run.
+
+    flock belongs to the open file, so the kernel drops it when the process
+    ends however it ends, and a second open of the file in the same process
+    (a reader here, another writer) sees it as held like any other process.
+    """
+
+    # A reader's probe (:func:`lock_held`) holds a shared lock for microseconds;
+    # a writer that meets one tries again rather than call the run busy.
+    _TRIES, _PAUSE_S = 50, 0.01
+
+    def __init__(self, file: Any):
+        self._file = file  # a file object: dropped without release(), it closes (and unlocks) itself
+
+    @classmethod
+    def take(cls, run_dir: Path) -> "RunLock | None":
+        """The run's lock, or None when another process (or writer) holds it."""
+        path = run_dir / LOCK_FILE
+        try:
+            # Python opens files non-inheritable: a program started from here does not keep the lock.
+            file = open(path, "ab")
+        except OSError as exc:
+            raise RunStoreError(f"could not write {path}: {exc.strerror or exc}; pick another --runs-dir") from exc
+        for _ in range(cls._TRIES):
+            try:
+                fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return cls(file)
+            except BlockingIOError:
+                time.sleep(cls._PAUSE_S)
+            except OSError as exc:
+                file.close()
+                raise RunStoreError(f"cannot lock {path}: {exc.strerror or exc}; pick a local --runs-dir") from exc
+        file.close()
+        return None
+
+    def release(self) -> None:
+        self._file.close()  # the only descriptor of this open file: the flock goes with it
+
+
+def lock_held(run_dir: Path) -> bool:
+    """Whether some process (this one included) holds the run's lock right now."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(run_dir / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
-        return
+        return False  # no lock file: no kvt process has trained this run since locks exist
     try:
-        os.fsync(fd)
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
     except OSError:
-        pass  # some filesystems cannot fsync a directory; the rename is still atomic
+        return False  # a filesystem without flock: nobody can hold it either
     finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves the old file or the new one."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise RunStoreError(f"could not write {path}: {exc.strerror or exc}; free some space or pick another --runs-dir") from exc
-    _fsync_dir(path.parent)
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
-
-
-def atomic_save(path: Path, save: Any) -> None:
-    """Call ``save(tmp_path)`` then rename onto ``path``; for writers that need a file name."""
-    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}")
-    try:
-        save(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise RunStoreError(f"could not write {path}: {exc.strerror or exc}; free some space or pick another --runs-dir") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+        os.close(fd)  # drops the shared lock, if we got it
+    return False
 
 
 def read_json(path: Path) -> Any:
@@ -160,8 +178,8 @@ class RunStore:
             )
         return self.root
 
-    def create(self, config: dict[str, Any], label: str) -> "RunWriter":
-        """Make a new, uniquely named run folder and write its config and status."""
+    def create(self, config: dict[str, Any], label: str) -> "RunRecorder":
+        """Make a new, uniquely named run folder, take its lock, write its config and status."""
         root = self.ensure()
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         for _ in range(100):
@@ -180,10 +198,17 @@ class RunStore:
                 ) from exc
         else:  # pragma: no cover - 100 collisions of 16 random bits in one second
             raise RunStoreError(f"could not find a free run name in {root}")
-        writer = RunWriter(path, run_id)
-        writer.write_config(config)
-        writer.set_status("running")
-        return writer
+        lock = RunLock.take(path)
+        if lock is None:  # pragma: no cover - the folder is brand new and ours
+            raise RunStoreError(f"run folder {path} is locked by another process")
+        recorder = RunRecorder(path, run_id, lock)
+        try:
+            recorder.write_config(config)
+            recorder.set_status("running")  # only now: "running" is never seen without the lock
+        except BaseException:
+            recorder.close()
+            raise
+        return recorder
 
     def list_runs(self) -> list[RunInfo]:
         """All runs under the root, newest first. Folders that are not runs are skipped."""
@@ -220,22 +245,11 @@ def _status_of(path: Path) -> tuple[str, str]:
     status = read_json(path / STATUS_FILE) or {}
     state = status.get("status", "stopped")
     message = status.get("message", "")
-    if state == "running":
-        pid = status.get("pid")
-        if isinstance(pid, int) and not _pid_alive(pid):
-            # The process is gone without saying goodbye (kill -9, power loss).
-            return "stopped", "the process ended without finishing (killed or crashed)"
+    if state == "running" and not lock_held(path):
+        # The process is gone without saying goodbye (kill -9, power loss),
+        # and its lock went with it.
+        return "stopped", "the process ended without finishing (killed or crashed)"
     return state, message
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def read_run_info(path: Path) -> RunInfo | None:
@@ -290,10 +304,6 @@ class RunWriter:
     def write_config(self, config: dict[str, Any]) -> None:
         atomic_write_json(self.file(CONFIG_FILE), {"created": datetime.now().isoformat(timespec="seconds"), **config})
 
-    def update_config(self, **extra: Any) -> None:
-        current = read_json(self.file(CONFIG_FILE)) or {}
-        atomic_write_json(self.file(CONFIG_FILE), {**current, **extra})
-
     def set_status(self, status: str, message: str = "") -> None:
         assert status in STATUSES, status
         atomic_write_json(
@@ -332,7 +342,65 @@ class RunWriter:
         )
 
 
-def iter_run_files(path: Path) -> Iterator[Path]:
-    for name in (CONFIG_FILE, STATUS_FILE, HISTORY_FILE, REPORT_FILE, MODEL_FILE, CURVES_FILE, CONFUSION_FILE):
-        if (path / name).exists():
-            yield path / name
+class RunRecorder(RunWriter):
+    """The writer of a run that this process trains: it holds the run's lock and records its epochs.
+
+    The lock is taken when the folder is made (:meth:`RunStore.create`) or
+    reopened to go on (:meth:`reopen`), and held until :meth:`close`, so the
+    run reads "running" to everyone else for exactly that long.
+    """
+
+    def __init__(self, path: Path, run_id: str, lock: RunLock, history: list[dict[str, float]] | None = None):
+        super().__init__(path, run_id)
+        self._lock = lock
+        self.history: list[dict[str, float]] = list(history or [])  # the finished epochs, as on disk
+
+    @classmethod
+    def reopen(cls, run_dir: Path) -> "RunRecorder":
+        """Take an existing run back to train it further; RunStoreError if it is still running."""
+        lock = RunLock.take(run_dir)
+        if lock is None:
+            raise RunStoreError(f"cannot resume {run_dir}: it is still running; stop it first")
+        recorder = cls(run_dir, run_dir.name, lock, read_history(run_dir))
+        try:
+            # Keep exactly the finished epochs: history.csv without a torn last line.
+            recorder.rewrite_history(recorder.history)
+        except BaseException:
+            recorder.close()
+            raise
+        return recorder
+
+    def save_model(self, save: Callable[[Path], Any]) -> None:
+        """Replace model.keras atomically; ``save`` is the model's own save function."""
+        atomic_save(self.file(MODEL_FILE), save)
+
+    def record_epoch(self, event: EpochEnded, save: Callable[[Path], Any]) -> None:
+        """A finished epoch onto disk: its checkpoint first, then its history row.
+
+        So a row on disk always has a checkpoint at least as new beside it, and
+        a run killed at any instant resumes from the last row of its history.
+        """
+        self.save_model(save)
+        row = event.as_row()
+        self.append_history(row)
+        self.history.append(row)
+
+    def recording(self, listener: Listener, save: Callable[[Path], Any]) -> Listener:
+        """``listener``, behind this recorder: whoever hears that epoch N ended can count on it being on disk."""
+
+        def record_then_tell(event: Any) -> None:
+            if isinstance(event, EpochEnded):
+                self.record_epoch(event, save)
+            listener(event)
+
+        return record_then_tell
+
+    def close(self) -> None:
+        """Let go of the run: from now on it reads as whatever its status says, or stopped if "running"."""
+        self._lock.release()
+
+    def __enter__(self) -> "RunRecorder":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -222,6 +222,8 @@ def rows_to_show(epochs: list[EpochDiff], *, all_up_to: int = 10) -> list[EpochD
 
 def format_trajectories(trajectories: Trajectories) -> str:
     """The compact per-epoch table ``kvt-train compare`` prints, then one settled / not settled line per pair."""
+    from .compare import Stat, mean_std
+
     out: list[str] = []
     for pair in trajectories.pairs:
         out.append(f"B - A per epoch, A = {pair.a}, B = {pair.b} (test accuracy, points; n = seeds with that epoch)")
@@ -230,8 +232,8 @@ def format_trajectories(trajectories: Trajectories) -> str:
             ci = "n/a" if not e.has_stats else f"[{e.ci_low * 100:+.2f}, {e.ci_high * 100:+.2f}]"
             p = "n/a" if math.isnan(e.p_value) else f"{e.p_value:.3f}"
             diff = "n/a" if math.isnan(e.diff) else f"{e.diff * 100:+.2f}"
-            rows.append((str(e.epoch), f"{e.n_a}/{e.n_b}", _pm(e.mean_a, e.sd_a),
-                         _pm(e.mean_b, e.sd_b), diff, ci, p))
+            rows.append((str(e.epoch), f"{e.n_a}/{e.n_b}", mean_std(Stat([], e.mean_a, e.sd_a, e.n_a)),
+                         mean_std(Stat([], e.mean_b, e.sd_b, e.n_b)), diff, ci, p))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
@@ -242,12 +244,6 @@ def format_trajectories(trajectories: Trajectories) -> str:
     for pair in trajectories.pairs:
         out.append(pair.line())
     return "\n".join(out)
-
-
-def _pm(mean: float, sd: float) -> str:  # TODO(merge): the engine's one mean ± sd formatter
-    if math.isnan(mean):
-        return "-"
-    return f"{mean * 100:.2f} ± " + ("n/a" if math.isnan(sd) else f"{sd * 100:.2f}")
 
 
 def _clean(obj: Any) -> Any:

@@ -1,15 +1,23 @@
 """Train one run: RunConfig in, events out, files on disk. No UI knowledge.
 
-:func:`train` is what both front ends call -- ``kvt-train`` on the main
-thread, the app on a worker thread. It loads the data, builds and compiles
-MiniVGGNet inside a ``tf.distribute`` strategy scope (the default one on a
-single machine, so multi-device strategies can come later without a rewrite),
-runs ``model.fit(verbose=0)`` with :class:`~kvt_models.callbacks.KvtCallback`,
-evaluates on the test split with scikit-learn, and writes the run folder.
+:func:`train` (a new run) and :func:`resume` (a run that ended early) are
+what both front ends call -- ``kvt-train`` on the main thread, the app in a
+child process. Both take the same four steps, and differ only in the first:
 
-The run store listens to the same events as the caller, and sees each epoch
-first: when a listener hears that epoch N ended, its history row and its
-checkpoint are already on disk.
+1. open: the settings, the epochs already finished, and how to get the run
+   folder -- all checked before anything slow, so a mistake costs nothing;
+2. prepare: load the data, build MiniVGGNet (or reload its checkpoint)
+   inside a ``tf.distribute`` strategy scope (the default one on a single
+   machine, so multi-device strategies can come later without a rewrite),
+   then take the run folder: made now for a new run, locked again for a
+   resumed one;
+3. fit: ``model.fit(verbose=0)`` with :class:`~kvt_models.callbacks.KvtCallback`;
+4. finish: evaluate on the test split with scikit-learn, write the report
+   and the plots, set the status.
+
+The run store hears every event before the caller does
+(:meth:`~kvt_models.runs.RunRecorder.recording`): when a listener hears that
+epoch N ended, its checkpoint and its history row are already on disk.
 """
 
 from __future__ import annotations
@@ -19,17 +27,18 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .config import RunConfig
-from .errors import KvtError
-from .events import EpochEnded, Event, Listener, StageChanged, TrainEnded, TrainFailed, TrainStarted, ignore
+from .errors import KvtError, TrainingDiverged, is_user_error, one_line
+from .events import Listener, StageChanged, TrainEnded, TrainFailed, TrainStarted, ignore
 from .recipes import get_recipe
-from .runs import CONFUSION_FILE, CURVES_FILE, HISTORY_FILE, MODEL_FILE, REPORT_FILE, RunStore, RunWriter, atomic_save
+from .runs import (
+    CONFIG_FILE, CONFUSION_FILE, CURVES_FILE, HISTORY_FILE, MODEL_FILE, REPORT_FILE,
+    RunRecorder, RunStore, lock_held, read_history, read_run_info,
+)
 
-
-class TrainingDiverged(KvtError):
-    """The loss became NaN or infinite; the run is kept and marked failed."""
+__all__ = ["TrainResult", "TrainingDiverged", "build_compiled_model", "framework_versions", "resume", "train"]
 
 
 @dataclass
@@ -83,7 +92,7 @@ def train(
     Bad input raises :class:`KvtError` (after a ``TrainFailed`` event); a run
     that diverges ends ``failed`` and raises :class:`TrainingDiverged`.
     """
-    return _run(config, listener, stop=stop, runs_dir=runs_dir, batch_interval=batch_interval)
+    return _Run(listener, stop, batch_interval).run(lambda: _open_new(config, RunStore(runs_dir)))
 
 
 def resume(
@@ -98,70 +107,106 @@ def resume(
     The checkpoint holds the optimizer state, so the learning-rate schedule
     goes on where it stopped; the history ends up with every epoch once.
     """
-    return _run(None, listener, stop=stop, resume_dir=Path(run_dir), batch_interval=batch_interval)
+    return _Run(listener, stop, batch_interval).run(lambda: _open_existing(Path(run_dir)))
 
 
-def _open_for_resume(run_dir: Path) -> tuple[RunConfig, RunWriter, list[dict[str, float]]]:
-    from .runs import MODEL_FILE, read_history, read_run_info
+# -- step 1: open -------------------------------------------------------------
+@dataclass
+class _Opened:
+    """What to train, from which epoch, and how to get hold of the run folder once it is time."""
 
+    cfg: RunConfig
+    done: int  # epochs already finished: 0 for a new run
+    checkpoint: Path | None  # the model to go on from; None: build a new one
+    # The facts found in step 2 (classes, sizes, params) -> the run folder, locked by us.
+    take_folder: Callable[[dict[str, Any]], RunRecorder]
+
+
+def _open_new(config: RunConfig, store: RunStore) -> _Opened:
+    cfg = config.resolved()
+    store.ensure()  # a bad runs dir fails before minutes of data loading
+
+    def take_folder(facts: dict[str, Any]) -> RunRecorder:
+        # Made only now, with everything known: bad data leaves no run folder behind.
+        return store.create({"config": cfg.to_dict(), **facts}, label=f"{cfg.framework}-{cfg.activation}")
+
+    return _Opened(cfg, 0, None, take_folder)
+
+
+def _open_existing(run_dir: Path) -> _Opened:
     if not run_dir.is_dir():
         raise KvtError(f"cannot resume {run_dir}: no such run folder; pick one from the runs dir")
     info = read_run_info(run_dir)
     if info is None:
-        raise KvtError(f"cannot resume {run_dir}: it has no readable config.json, so it is not a kvt run")
-    if info.status == "running":
-        raise KvtError(f"cannot resume {run_dir}: it is still running (pid alive); stop it first")
+        raise KvtError(f"cannot resume {run_dir}: it has no readable {CONFIG_FILE}, so it is not a kvt run")
+    if lock_held(run_dir):
+        raise KvtError(f"cannot resume {run_dir}: it is still running; stop it first")
     try:
         cfg = RunConfig.from_dict(info.config)
         cfg.validate()
     except (TypeError, KvtError) as exc:
-        raise KvtError(f"cannot resume {run_dir}: its config.json is not valid ({exc})") from None
-    history = read_history(run_dir)
-    if history and not (run_dir / MODEL_FILE).is_file():
-        raise KvtError(f"cannot resume {run_dir}: model.keras is missing, so there is nothing to continue from")
-    if len(history) >= (cfg.epochs or 0):
+        raise KvtError(f"cannot resume {run_dir}: its {CONFIG_FILE} is not valid ({exc})") from None
+    done = len(read_history(run_dir))
+    if done and not (run_dir / MODEL_FILE).is_file():
+        raise KvtError(f"cannot resume {run_dir}: {MODEL_FILE} is missing, so there is nothing to continue from")
+    if done >= (cfg.epochs or 0):
         raise KvtError(f"nothing to resume in {run_dir}: all {cfg.epochs} epochs are done")
-    # Keep exactly the finished epochs: rewrite history.csv without a torn last line.
-    writer = RunWriter(run_dir, run_dir.name)
-    writer.rewrite_history(history)
-    return cfg, writer, history
+
+    def take_folder(facts: dict[str, Any]) -> RunRecorder:
+        recorder = RunRecorder.reopen(run_dir)  # the lock: one process resumes it, whoever asks
+        if len(recorder.history) != done:
+            recorder.close()
+            raise KvtError(f"cannot resume {run_dir}: another process trained it meanwhile; try again")
+        recorder.set_status("running", f"resumed after epoch {done}")
+        return recorder
+
+    return _Opened(cfg, done, run_dir / MODEL_FILE if done else None, take_folder)
 
 
-def _run(
-    config: RunConfig | None,
-    listener: Listener,
-    *,
-    stop: threading.Event | None,
-    runs_dir: str | Path | None = None,
-    resume_dir: Path | None = None,
-    batch_interval: float,
-) -> TrainResult:
-    stop = stop or threading.Event()
-    writer: RunWriter | None = None
-    try:
-        history: list[dict[str, float]] = []
-        if resume_dir is not None:
-            cfg, writer, history = _open_for_resume(resume_dir)
-            writer.set_status("running", f"resumed after epoch {len(history)}")
-        else:
-            assert config is not None
-            cfg = config.resolved()
-            RunStore(runs_dir).ensure()  # a bad runs dir fails before minutes of data loading
-        initial_epoch = len(history)
+# -- steps 2 to 4 -------------------------------------------------------------
+@dataclass
+class _Prepared:
+    cfg: RunConfig
+    data: Any  # kvt_models.data.Dataset
+    model: Any  # a compiled keras.Model
+    recorder: RunRecorder
+    started: TrainStarted
+    train_ds: Any
+    test_ds: Any
 
+
+class _Run:
+    """One run through its steps. Whatever goes wrong is told once, as a TrainFailed event."""
+
+    def __init__(self, listener: Listener, stop: threading.Event | None, batch_interval: float):
+        self.listener = listener
+        self.stop = stop or threading.Event()
+        self.batch_interval = batch_interval
+        self.recorder: RunRecorder | None = None  # the run folder, from the moment we hold it
+
+    def run(self, open_step: Callable[[], _Opened]) -> TrainResult:
+        try:
+            prepared = self._prepare(open_step())
+            stopped_early, fit_seconds = self._fit(prepared)
+            return self._finish(prepared, stopped_early, fit_seconds)
+        except Exception as exc:
+            self._fail(exc)
+            raise
+        finally:
+            if self.recorder is not None:
+                self.recorder.close()  # after the last status: the run now reads as that status
+
+    def _prepare(self, opened: _Opened) -> _Prepared:
+        cfg, listener = opened.cfg, self.listener
         from .data import load_dataset
 
         listener(StageChanged("loading data", cfg.data))
         data = load_dataset(
-            cfg.data,
-            train_limit=cfg.train_limit,
-            test_limit=cfg.test_limit,
-            seed=cfg.seed,
+            cfg.data, train_limit=cfg.train_limit, test_limit=cfg.test_limit, seed=cfg.seed,
             progress=lambda msg: listener(StageChanged("loading data", msg)),
         )
 
         listener(StageChanged("building model", f"{cfg.framework} + {cfg.activation}"))
-        from .callbacks import KvtCallback
         from .pipeline import make_dataset
         from .tfenv import import_tf
 
@@ -169,53 +214,30 @@ def _run(
         keras.backend.clear_session()  # drop graphs of earlier runs in this process
         # Same seed + same config = same history on CPU: seeded Python/NumPy/TF
         # generators, and TF kernels (and tf.data) forced onto deterministic paths.
-        keras.utils.set_random_seed(cfg.seed + initial_epoch)
+        keras.utils.set_random_seed(cfg.seed + opened.done)
         tf.config.experimental.enable_op_determinism()
-        recipe = get_recipe(cfg.recipe)
         steps = math.ceil(len(data.x_train) / cfg.batch_size)
-        if initial_epoch:
-            model = _load_checkpoint(writer, steps * initial_epoch)
+        if opened.checkpoint is not None:
+            model = _load_checkpoint(opened.checkpoint, steps * opened.done)
+            if model.output_shape[-1] != data.num_classes:
+                raise KvtError(
+                    f"cannot resume {opened.checkpoint.parent}: the model has {model.output_shape[-1]} classes "
+                    f"but {cfg.data} now has {data.num_classes}"
+                )
         else:
             model = build_compiled_model(cfg, data.num_classes, steps)
         params = int(model.count_params())
-        if model.output_shape[-1] != data.num_classes:
-            raise KvtError(
-                f"cannot resume {writer.path}: the model has {model.output_shape[-1]} classes "
-                f"but {cfg.data} now has {data.num_classes}"
-            )
-
-        if writer is None:
-            writer = RunStore(runs_dir).create(
-                {
-                    "config": cfg.to_dict(),
-                    "class_names": data.class_names,
-                    "data_source": data.source,
-                    "train_samples": int(len(data.x_train)),
-                    "test_samples": int(len(data.x_test)),
-                    "params": params,
-                    "versions": framework_versions(),
-                },
-                label=f"{cfg.framework}-{cfg.activation}",
-            )
-        train_ds = make_dataset(
-            data.x_train, data.y_train, cfg.batch_size, num_classes=data.num_classes,
-            shuffle=True, augment=recipe.augment, seed=cfg.seed + initial_epoch,
-        )
-        test_ds = make_dataset(data.x_test, data.y_test, cfg.batch_size, num_classes=data.num_classes)
-
-        def record(event: Event) -> None:
-            if isinstance(event, EpochEnded):
-                # Checkpoint first, then the history row: a row on disk always
-                # has a checkpoint at least as new beside it.
-                atomic_save(writer.file(MODEL_FILE), model.save)
-                row = event.as_row()
-                writer.append_history(row)
-                history.append(row)
-            listener(event)
-
+        recorder = self.recorder = opened.take_folder({
+            "class_names": data.class_names,
+            "data_source": data.source,
+            "train_samples": int(len(data.x_train)),
+            "test_samples": int(len(data.x_test)),
+            "params": params,
+            "versions": framework_versions(),
+        })
         started = TrainStarted(
-            run_id=writer.run_id,
-            run_dir=str(writer.path),
+            run_id=recorder.run_id,
+            run_dir=str(recorder.path),
             framework=cfg.framework,
             activation=cfg.activation,
             epochs=cfg.epochs,
@@ -225,96 +247,96 @@ def _run(
             test_samples=int(len(data.x_test)),
             params=params,
             class_names=list(data.class_names),
-            initial_epoch=initial_epoch,
+            initial_epoch=opened.done,
+            history=[dict(row) for row in recorder.history],
         )
-        callback = KvtCallback(record, started, stop=stop, batch_interval=batch_interval)
+        train_ds = make_dataset(
+            data.x_train, data.y_train, cfg.batch_size, num_classes=data.num_classes,
+            shuffle=True, augment=get_recipe(cfg.recipe).augment, seed=cfg.seed + opened.done,
+        )
+        test_ds = make_dataset(data.x_test, data.y_test, cfg.batch_size, num_classes=data.num_classes)
+        return _Prepared(cfg, data, model, recorder, started, train_ds, test_ds)
+
+    def _fit(self, p: _Prepared) -> tuple[bool, float]:
+        """Train to the end, a stop request or a NaN; return (stopped early, seconds in fit)."""
+        from .callbacks import KvtCallback
+
+        listener = p.recorder.recording(self.listener, p.model.save)
+        callback = KvtCallback(listener, p.started, stop=self.stop, batch_interval=self.batch_interval)
         fit_start = time.perf_counter()
         # shuffle=False: the tf.data pipeline already reshuffles every epoch.
-        model.fit(train_ds, validation_data=test_ds, epochs=cfg.epochs, initial_epoch=initial_epoch,
-                  verbose=0, callbacks=[callback], shuffle=False)
+        p.model.fit(p.train_ds, validation_data=p.test_ds, epochs=p.cfg.epochs, initial_epoch=p.started.initial_epoch,
+                    verbose=0, callbacks=[callback], shuffle=False)
         fit_seconds = time.perf_counter() - fit_start
-
         if callback.non_finite:
             raise TrainingDiverged(
                 f"training diverged: {callback.non_finite}; lower the learning rate (--lr) and try again"
             )
+        return callback.stopped_early, fit_seconds
 
-        listener(StageChanged("evaluating", f"{len(data.x_test):,} test images"))
+    def _finish(self, p: _Prepared, stopped_early: bool, fit_seconds: float) -> TrainResult:
+        cfg, data, recorder, history = p.cfg, p.data, p.recorder, p.recorder.history
+        self.listener(StageChanged("evaluating", f"{len(data.x_test):,} test images"))
         from .evaluation import evaluate_predictions, predict_classes
         from .plots import save_confusion, save_curves
 
         evaluation = evaluate_predictions(
-            data.y_test, predict_classes(model, data.x_test, cfg.batch_size), data.class_names
+            data.y_test, predict_classes(p.model, data.x_test, cfg.batch_size), data.class_names
         )
-        writer.write_report(evaluation.report, evaluation.confusion, evaluation.class_names)
+        recorder.write_report(evaluation.report, evaluation.confusion, evaluation.class_names)
         if not history:
             # Stopped inside the first epoch: keep the weights we have anyway.
-            atomic_save(writer.file(MODEL_FILE), model.save)
-        files = {"config": str(writer.file("config.json")), "history": str(writer.file(HISTORY_FILE)),
-                 "report": str(writer.file(REPORT_FILE)), "model": str(writer.file(MODEL_FILE))}
+            recorder.save_model(p.model.save)
+        files = {name: str(recorder.file(file)) for name, file in (
+            ("config", CONFIG_FILE), ("history", HISTORY_FILE), ("report", REPORT_FILE), ("model", MODEL_FILE))}
         title = f"Training Loss and Accuracy ({cfg.framework} + {cfg.activation})"
         if history:
-            files["curves"] = str(save_curves(history, writer.file(CURVES_FILE), title))
-        files["confusion"] = str(save_confusion(evaluation.confusion, evaluation.class_names, writer.file(CONFUSION_FILE)))
+            files["curves"] = str(save_curves(history, recorder.file(CURVES_FILE), title))
+        files["confusion"] = str(save_confusion(evaluation.confusion, evaluation.class_names, recorder.file(CONFUSION_FILE)))
 
-        status = "stopped" if callback.stopped_early or len(history) < cfg.epochs else "finished"
+        status = "stopped" if stopped_early or len(history) < cfg.epochs else "finished"
         message = f"stopped after {len(history)} of {cfg.epochs} epochs" if status == "stopped" else ""
-        writer.set_status(status, message)
-        listener(
-            TrainEnded(
-                run_id=writer.run_id,
-                run_dir=str(writer.path),
-                status=status,
-                epochs_done=len(history),
-                report=evaluation.report,
-                confusion=evaluation.confusion,
-                class_names=evaluation.class_names,
-                files=files,
-            )
-        )
+        recorder.set_status(status, message)
+        self.listener(TrainEnded(
+            run_id=recorder.run_id, run_dir=str(recorder.path), status=status, epochs_done=len(history),
+            report=evaluation.report, confusion=evaluation.confusion, class_names=evaluation.class_names, files=files,
+        ))
         return TrainResult(
-            writer.run_id, writer.path, status, history, evaluation, files, params, message,
-            fit_seconds=fit_seconds, images_trained=(len(history) - initial_epoch) * len(data.x_train),
+            recorder.run_id, recorder.path, status, list(history), evaluation, files, p.started.params, message,
+            fit_seconds=fit_seconds, images_trained=(len(history) - p.started.initial_epoch) * len(data.x_train),
         )
-    except KvtError as exc:
-        _fail(listener, writer, str(exc), user_error=True)
-        raise
-    except Exception as exc:
-        _fail(listener, writer, f"{type(exc).__name__}: {exc}".splitlines()[0], user_error=False)
-        raise
+
+    def _fail(self, exc: Exception) -> None:
+        # A KvtError is our own line already; anything else is a crash, named by its type.
+        message = one_line(exc, with_type=not isinstance(exc, KvtError))
+        recorder = self.recorder
+        if recorder is not None:
+            try:
+                recorder.set_status("failed", message)
+            except KvtError:
+                pass  # the disk is what failed; the event below still tells the user
+        self.listener(TrainFailed(
+            message=message,
+            run_id=recorder.run_id if recorder else "",
+            run_dir=str(recorder.path) if recorder else "",
+            user_error=is_user_error(exc),
+        ))
 
 
-def _load_checkpoint(writer: RunWriter, iterations: int) -> Any:
+def _load_checkpoint(path: Path, iterations: int) -> Any:
     """Reload model.keras with its optimizer, safely (registered layers, safe_mode=True)."""
     from . import layers  # noqa: F401 - registers CReLU and TFActivation for deserialization
     from .tfenv import import_tf
 
     tf, keras = import_tf()
-    path = writer.file(MODEL_FILE)
     try:
         with tf.distribute.get_strategy().scope():
             model = keras.saving.load_model(path, safe_mode=True)
     except Exception as exc:  # noqa: BLE001 - any failure to read a checkpoint means "bad file"
-        raise KvtError(f"cannot resume {writer.path}: model.keras cannot be read ({type(exc).__name__}); start a new run") from exc
+        raise KvtError(f"cannot resume {path.parent}: {MODEL_FILE} cannot be read ({type(exc).__name__}); start a new run") from exc
     if model.optimizer is None:
-        raise KvtError(f"cannot resume {writer.path}: model.keras has no optimizer state; start a new run")
+        raise KvtError(f"cannot resume {path.parent}: {MODEL_FILE} has no optimizer state; start a new run")
     # The history is the truth about finished epochs; a kill between the
     # checkpoint and its history row can leave the optimizer one epoch ahead.
     model.optimizer.iterations.assign(iterations)
     return model
-
-
-def _fail(listener: Listener, writer: RunWriter | None, message: str, *, user_error: bool) -> None:
-    if writer is not None:
-        try:
-            writer.set_status("failed", message)
-        except KvtError:
-            pass  # the disk is what failed; the event below still tells the user
-    listener(
-        TrainFailed(
-            message=message,
-            run_id=writer.run_id if writer else "",
-            run_dir=str(writer.path) if writer else "",
-            user_error=user_error,
-        )
-    )

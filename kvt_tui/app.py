@@ -24,7 +24,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from kvt_models.config import RunConfig
-from kvt_models.errors import KvtError
+from kvt_models.errors import KvtError, one_line
 
 from .messages import ExportDone
 from .screens.main import MainScreen, TrainFn
@@ -159,4 +159,4 @@ class KvtApp(App[None]):
             # here is a bug: say so and keep the app running.
             worker = event.worker
             log.error("worker %s failed", worker.name, exc_info=worker.error)
-            self.notify(f"{type(worker.error).__name__}: {worker.error}", title=f"{worker.name} failed", severity="error")
+            self.notify(one_line(worker.error, with_type=True), title=f"{worker.name} failed", severity="error")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from textual.message import Message
 
-from kvt_models.errors import KvtError
+from kvt_models.errors import KvtError, is_user_error, one_line
 
 from .messages import CompareDone, ModelsDescribed, message_for
 
@@ -32,12 +32,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("kvt_tui")
 
 Post = Callable[[Message], Any]
-
-
-def one_line(exc: BaseException) -> str:
-    """The first line of an exception's message, or its type's name when it has none."""
-    text = f"{exc}"
-    return text.splitlines()[0] if text.strip() else type(exc).__name__
 
 
 def relay(post: Post, body: Callable[[Callable[[Event], None]], Any]) -> Any:
@@ -57,7 +51,7 @@ def relay(post: Post, body: Callable[[Callable[[Event], None]], Any]) -> Any:
         if not isinstance(exc, KvtError):
             log.error("training failed", exc_info=exc)  # a crash or a bug: keep its traceback
         if not failed:  # the engine did not say so itself (a child that died, a bug around it)
-            listener(TrainFailed(message=one_line(exc), user_error=isinstance(exc, KvtError)))
+            listener(TrainFailed(message=one_line(exc), user_error=is_user_error(exc)))
         return None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -9,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from kvt_models.cli import main
+from kvt_models.cli import EXIT_CRASH, EXIT_USAGE, ConsolePrinter, _guarded, main
+from kvt_models.errors import ConfigError, TrainingDiverged
+from kvt_models.events import BatchEnded
+from kvt_models.timefmt import format_duration
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -74,3 +78,31 @@ def test_a_quick_run_prints_plain_lines_and_the_report(tmp_path):
     runs = list((tmp_path / "runs").iterdir())
     assert len(runs) == 1 and str(runs[0]) in out.stdout
     assert out.stderr.strip() == ""  # TensorFlow's C++ logs stay out of the log
+
+
+def test_a_diverged_run_exits_1_and_bad_input_exits_2():
+    def raises(exc):
+        def job():
+            raise exc
+        return job
+
+    err = io.StringIO()
+    assert _guarded(err, raises(TrainingDiverged("training diverged: loss became nan"))) == (None, EXIT_CRASH)
+    assert _guarded(err, raises(ConfigError("epochs must be at least 1"))) == (None, EXIT_USAGE)
+    assert err.getvalue().splitlines() == ["kvt-train: error: training diverged: loss became nan",
+                                           "kvt-train: error: epochs must be at least 1"]
+
+
+def test_durations_and_the_eta_read_the_same_as_in_the_app():
+    assert [format_duration(s) for s in (0, 42.4, 723, 3723, -3)] == ["0:00", "0:42", "12:03", "1:02:03", "0:00"]
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    out = Tty()
+    printer = ConsolePrinter(out, io.StringIO())
+    printer.epochs = 2
+    # 10 of 40 steps in 30 s: 90 s to go in this epoch.
+    printer(BatchEnded(epoch=1, step=10, steps=40, logs={"loss": 1.0, "accuracy": 0.5}, images_per_second=10.0, epoch_elapsed=30.0))
+    assert "ETA 1:30" in out.getvalue()

@@ -14,6 +14,7 @@ from kvt_models.compare import (
     Stat,
     VariantSummary,
     compare_runs,
+    mean_std,
     group_runs,
     parse_seeds,
     parse_variant,
@@ -51,6 +52,29 @@ def test_welch_matches_scipy_and_the_ci_brackets_the_difference():
     assert (lo, hi) == pytest.approx((ci.low, ci.high))
     d1, ci1, p1 = welch(Stat.of([0.7]), Stat.of([0.8]))
     assert d1 == pytest.approx(0.1) and math.isnan(p1) and math.isnan(ci1[0])
+
+
+def test_the_welch_ci_from_scipy_equals_the_numbers_kvt_derived_by_hand_before():
+    # Welch-Satterthwaite by hand (kvt <= 0.1: diff -+ t(0.975, df) * se), recorded on these samples.
+    a, b = Stat.of([0.70, 0.72, 0.71, 0.69]), Stat.of([0.74, 0.73, 0.76])
+    assert welch(a, b)[1] == pytest.approx((0.007866018745608872, 0.06880064792105779), rel=1e-12)
+    a, b = Stat.of([0.41, 0.43]), Stat.of([0.45, 0.44, 0.47])
+    diff, ci, p = welch(a, b)
+    assert ci == pytest.approx((-0.015377091833938275, 0.08204375850060493), rel=1e-12)
+    assert p == pytest.approx(0.10762541533920723, rel=1e-12) and isinstance(ci[0], float)
+    # Identical, noise-free results: the difference is exact, as before (scipy alone would say NaN).
+    diff, ci, p = welch(Stat.of([0.5, 0.5, 0.5]), Stat.of([0.6, 0.6, 0.6]))
+    assert ci == (diff, diff) and p == 0.0
+    assert welch(Stat.of([0.5, 0.5]), Stat.of([0.5, 0.5]))[1:] == ((0.0, 0.0), 1.0)
+
+
+def test_mean_std_is_one_format_for_the_cli_table_and_the_app():
+    assert mean_std(Stat.of([0.4123, 0.4256])) == "41.89 ± 0.94"
+    assert mean_std(Stat.of([0.42])) == "42.00 ± n/a"
+    assert mean_std(Stat.of([])) == "-"
+    # The CLI's plain-text column pads both numbers so that the ± signs line up.
+    assert mean_std(Stat.of([0.42]), aligned=True) == " 42.00 ±   n/a"
+    assert mean_std(Stat.of([0.4123, 0.4256]), aligned=True) == " 41.89 ±  0.94"
 
 
 def _variant(name, values):

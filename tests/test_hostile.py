@@ -135,9 +135,15 @@ def test_hostile_input_gets_one_line_exit_2_and_harms_nothing(tmp_path, case, ea
     assert _snapshot(earlier_run) == before_runs  # no new run folder, the old one intact
 
 
-def test_nan_loss_stops_the_run_marks_it_failed_and_says_why(tmp_path, monkeypatch):
-    """A loss that turns NaN (here by a poisoned loss function) ends the run as failed."""
+def test_nan_loss_stops_the_run_marks_it_failed_and_says_why(tmp_path, monkeypatch, capsys):
+    """A loss that turns NaN (here by a poisoned loss function) ends the run as failed.
+
+    Not a mistake in the input: the app says "Training failed" (not "Cannot
+    train") and the CLI exits 1 (not 2), both from the same classification.
+    """
     import kvt_models.training as training
+    from kvt_models.cli import main
+    from kvt_models.errors import is_user_error
     from kvt_models.tfenv import import_tf
     from kvt_models.training import TrainingDiverged
 
@@ -154,12 +160,20 @@ def test_nan_loss_stops_the_run_marks_it_failed_and_says_why(tmp_path, monkeypat
 
     monkeypatch.setattr(training, "build_compiled_model", poisoned)
     events = []
-    with pytest.raises(TrainingDiverged, match="training diverged: loss became nan .*lower the learning rate"):
+    with pytest.raises(TrainingDiverged, match="training diverged: loss became nan .*lower the learning rate") as exc:
         training.train(RunConfig(data="sample", train_limit=64, test_limit=20, epochs=3, seed=1), events.append, runs_dir=tmp_path)
+    assert not is_user_error(exc.value)
     (run_dir,) = tmp_path.iterdir()
     run = read_run(run_dir)
     assert run.status == "failed" and "diverged" in run.message and run.epochs_done == 0
-    assert type(events[-1]).__name__ == "TrainFailed" and events[-1].user_error
+    assert type(events[-1]).__name__ == "TrainFailed" and not events[-1].user_error
+
+    capsys.readouterr()
+    cli_runs = tmp_path / "cli"
+    args = ["--data", "sample", "--train-limit", "64", "--test-limit", "20", "--epochs", "3", "--seed", "1"]
+    assert main([*args, "--runs-dir", str(cli_runs)]) == 1  # a failed run, not bad input (2)
+    err = capsys.readouterr().err
+    assert err.startswith("kvt-train: error: training diverged") and err.count("\n") == 1
 
 
 def test_a_full_disk_while_saving_fails_in_one_line_and_keeps_what_was_written(tmp_path, monkeypatch):
@@ -179,13 +193,13 @@ def test_a_full_disk_while_saving_fails_in_one_line_and_keeps_what_was_written(t
             return real_save(path, failing)
         return real_save(path, save)
 
-    monkeypatch.setattr(training, "atomic_save", full_disk)
+    monkeypatch.setattr(runs, "atomic_save", full_disk)  # what the run store saves checkpoints with
     with pytest.raises(RunStoreError, match="No space left on device.*free some space"):
         training.train(RunConfig(data="sample", train_limit=64, test_limit=20, epochs=3, seed=1), runs_dir=tmp_path)
     (run_dir,) = tmp_path.iterdir()
     run = read_run(run_dir)
     assert run.status == "failed" and [int(r["epoch"]) for r in run.history] == [1]
-    assert not [p for p in run_dir.iterdir() if p.name.startswith(".")]  # no temp files left behind
+    assert not [p for p in run_dir.iterdir() if ".tmp" in p.name]  # no temp files left behind
     from kvt_models.tfenv import import_tf
 
     _, keras = import_tf()

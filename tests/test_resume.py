@@ -13,7 +13,8 @@ import time
 import pytest
 
 from kvt_models.errors import KvtError
-from kvt_models.runs import read_run
+from kvt_models.events import EpochEnded, TrainStarted
+from kvt_models.runs import RunStore, atomic_write_json, read_run
 from kvt_models.training import resume
 
 
@@ -42,12 +43,22 @@ def test_kill_9_during_epoch_3_of_4_then_resume_gives_epochs_1_to_4_once(tmp_pat
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     (run_dir,) = runs.iterdir()
+    # The dead run's pid now belongs to someone else (here: this test), as
+    # pids get reused: liveness is the run's lock, so it still reads stopped.
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["status"] == "running"
+    atomic_write_json(run_dir / "status.json", {**status, "pid": os.getpid()})
     before = read_run(run_dir)
-    assert before.status == "stopped" and "killed or crashed" in before.message  # dead pid, not "running"
+    assert before.status == "stopped" and "killed or crashed" in before.message  # its lock died with it
     assert [int(r["epoch"]) for r in before.history] == [1, 2]
 
-    result = resume(run_dir)
+    events = []
+    result = resume(run_dir, events.append)
     assert result.status == "finished"
+    # The start event carries the finished epochs, as on disk: the screen needs no history.csv.
+    (started,) = [e for e in events if isinstance(e, TrainStarted)]
+    assert started.initial_epoch == 2 and started.history == before.history
+    assert [e.epoch for e in events if isinstance(e, EpochEnded)] == [3, 4]
     with open(run_dir / "history.csv", newline="") as fh:
         epochs = [int(r["epoch"]) for r in csv.DictReader(fh)]
     assert epochs == [1, 2, 3, 4]
@@ -94,3 +105,9 @@ def test_resume_refuses_what_it_cannot_continue(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(KvtError, match="not a kvt run"):
         resume(tmp_path / "empty")
+    live = RunStore(tmp_path / "runs").create({"config": {"epochs": 3, "data": "sample"}}, "keras-relu")
+    events = []
+    with pytest.raises(KvtError, match="it is still running; stop it first"):
+        resume(live.path, events.append)  # its lock is held (here, by this process)
+    assert events[-1].user_error and read_run(live.path).status == "running"  # told, and left alone
+    live.close()

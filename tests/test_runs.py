@@ -6,11 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from kvt_models.errors import RunStoreError
-from kvt_models.runs import RunStore, atomic_write_json, read_history, read_run, read_run_info
+from kvt_models.events import EpochEnded
+from kvt_models.runs import RunRecorder, RunStore, RunWriter, atomic_write_json, lock_held, read_history, read_run, read_run_info
 
 
 def _row(epoch: int) -> dict:
@@ -28,13 +30,68 @@ def test_runs_get_unique_folders_and_list_newest_first(tmp_path):
     assert all(i.status == "running" and i.epochs_done == 1 and i.epochs_total == 3 for i in listed)
 
 
+def _killed_run(root) -> str:
+    """A run made by a process that was then killed -9 in mid-training; its folder's path."""
+    script = (
+        "import os, signal, sys\n"
+        "from kvt_models.runs import RunStore\n"
+        "w = RunStore(sys.argv[1]).create({'config': {'epochs': 4}}, 'x')\n"
+        "w.append_history({'epoch': 1, 'loss': 1.0, 'accuracy': 0.1, 'val_loss': 1.1, 'val_accuracy': 0.2, 'lr': 0.01, 'seconds': 1.5})\n"
+        "print(w.path, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(root)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == -9, out.stderr
+    return out.stdout.strip()
+
+
 def test_a_run_whose_process_died_reads_as_stopped(tmp_path):
-    w = RunStore(tmp_path).create({"config": {"epochs": 4}}, "x")
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    status = json.loads((w.path / "status.json").read_text())
-    atomic_write_json(w.path / "status.json", {**status, "pid": int(dead.stdout)})
-    info = read_run(w.path)
+    info = read_run(_killed_run(tmp_path))
+    assert json.loads((info.path / "status.json").read_text())["status"] == "running"  # as the process left it
+    assert info.status == "stopped" and "killed or crashed" in info.message and info.epochs_done == 1
+
+
+@pytest.mark.parametrize("pid", ["this test's", "init's"])
+def test_a_dead_run_whose_pid_was_reused_reads_as_stopped(tmp_path, pid):
+    """Liveness is the run's lock, not a pid: pids are reused by unrelated processes."""
+    path = _killed_run(tmp_path)
+    status = json.loads(open(f"{path}/status.json").read())
+    atomic_write_json(Path(path) / "status.json", {**status, "pid": os.getpid() if pid == "this test's" else 1})
+    info = read_run(path)
     assert info.status == "stopped" and "killed or crashed" in info.message
+
+
+def test_a_run_reads_running_exactly_while_its_lock_is_held(tmp_path):
+    w = RunStore(tmp_path).create({"config": {"epochs": 2}}, "x")
+    assert lock_held(w.path) and read_run(w.path).status == "running"  # seen from this process too
+    # Another process sees it held, and cannot take it to resume the run.
+    probe = (
+        "import sys; from pathlib import Path\n"
+        "from kvt_models.runs import lock_held, RunRecorder\n"
+        "from kvt_models.errors import RunStoreError\n"
+        "held = lock_held(Path(sys.argv[1]))\n"
+        "try:\n    RunRecorder.reopen(Path(sys.argv[1])); took = True\n"
+        "except RunStoreError as exc:\n    took = str(exc)\n"
+        "print(held, took)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, str(w.path)], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == f"True cannot resume {w.path}: it is still running; stop it first", out.stderr
+    with pytest.raises(RunStoreError, match="still running"):
+        RunRecorder.reopen(w.path)  # nor can a second writer in this process
+    w.close()
+    assert not lock_held(w.path) and read_run(w.path).status == "stopped"
+    with RunRecorder.reopen(w.path) as again:  # free now: the run can be taken back
+        assert lock_held(w.path) and again.history == []
+        again.set_status("finished")
+    assert read_run(w.path).status == "finished"
+
+
+def test_a_dead_child_can_still_be_marked_failed_by_its_parent(tmp_path):
+    """What kvt_models.isolated does after its training child died: the lock is free, the status is written."""
+    path = Path(_killed_run(tmp_path))
+    RunWriter(path, path.name).set_status("failed", "the training process was killed by SIGKILL")
+    info = read_run(path)
+    assert info.status == "failed" and "SIGKILL" in info.message and not lock_held(path)
 
 
 def test_a_torn_history_line_is_ignored(tmp_path):
@@ -107,3 +164,22 @@ def test_a_killed_run_is_resumable(tmp_path):
     status = json.loads((w.path / "status.json").read_text())
     atomic_write_json(w.path / "status.json", {**status, "pid": int(dead.stdout)})  # as kill -9 leaves it
     assert read_run_info(w.path).resumable
+
+
+def test_the_recorder_saves_the_checkpoint_then_the_row_then_tells_the_listener(tmp_path):
+    w = RunStore(tmp_path).create({"config": {"epochs": 2}}, "x")
+    order = []
+
+    def save(tmp):
+        order.append(("checkpoint", [r["epoch"] for r in read_history(w.path)]))
+        Path(tmp).write_bytes(b"weights")
+
+    def listener(event):
+        order.append(("listener", [r["epoch"] for r in read_history(w.path)]))
+
+    hear = w.recording(listener, save)
+    hear(EpochEnded(epoch=1, epochs=2, loss=1.0, accuracy=0.5, val_loss=1.1, val_accuracy=0.4, lr=0.01, seconds=2.0))
+    # The checkpoint was written while the history had no row yet; the listener heard of a row on disk.
+    assert order == [("checkpoint", []), ("listener", [1])]
+    assert (w.path / "model.keras").read_bytes() == b"weights" and [r["epoch"] for r in w.history] == [1]
+    w.close()

@@ -10,7 +10,7 @@ import pytest
 
 from kvt_models.config import RunConfig
 from kvt_models.events import BatchEnded, EpochEnded, StageChanged, TrainEnded, TrainStarted
-from kvt_models.runs import HISTORY_COLUMNS, RunStore, read_run
+from kvt_models.runs import HISTORY_COLUMNS, RunStore, lock_held, read_run
 from kvt_models.training import train
 
 QUICK = dict(data="sample", train_limit=160, test_limit=100, seed=3)
@@ -52,6 +52,7 @@ def test_both_presets_train_end_to_end_and_write_the_run(tmp_path, framework, ac
 
     record = read_run(run)
     assert record.status == "finished" and record.epochs_done == 2 and record.report is not None
+    assert not lock_held(run)  # the run let go of its folder when it ended
 
 
 def test_events_arrive_in_order(tmp_path):
@@ -63,6 +64,7 @@ def test_events_arrive_in_order(tmp_path):
     assert kinds[-1] == "TrainEnded" and kinds.count("TrainStarted") == 1
     started = events[first_started]
     assert isinstance(started, TrainStarted) and started.steps_per_epoch == 10 and started.epochs == 2
+    assert started.initial_epoch == 0 and started.history == []  # a new run has no earlier epochs
 
     fit_events = [e for e in events[first_started + 1 : -1] if not isinstance(e, StageChanged)]
     expected = []
@@ -86,13 +88,17 @@ def test_a_stop_request_ends_at_the_next_batch_and_keeps_a_partial_run(tmp_path)
     stop = threading.Event()
     events = []
 
+    seen = []
+
     def listener(event):
         events.append(event)
         if isinstance(event, EpochEnded) and event.epoch == 1:
+            run_dir = events[[type(e) for e in events].index(TrainStarted)].run_dir
+            seen.append(read_run(run_dir).status)  # alive: its lock is held while it trains
             stop.set()  # what the app's Stop key does
 
     result = train(RunConfig(epochs=5, batch_size=16, **QUICK), listener, stop=stop, runs_dir=tmp_path, batch_interval=0.0)
-    assert result.status == "stopped"
+    assert result.status == "stopped" and seen == ["running"]
     assert [e.epoch for e in events if isinstance(e, EpochEnded)] == [1]
     # the stop landed on the first batch of epoch 2, and that partial epoch is not in the history
     assert [e.step for e in events if isinstance(e, BatchEnded) and e.epoch == 2] == [1]

@@ -18,9 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from kvt_models.errors import DataError
-
-from .messages import one_line
+from kvt_models.errors import DataError, one_line
 
 
 class _ForbiddenGlobal(pickle.UnpicklingError):

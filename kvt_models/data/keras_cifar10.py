@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from kvt_models.errors import DataError
+from kvt_models.errors import DataError, one_line
 
 from .dataset import CIFAR10_CLASSES, Dataset, Progress
-from .messages import one_line
 
 
 def load_keras_cifar10(say: Progress) -> Dataset:

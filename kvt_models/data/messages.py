@@ -1,16 +1,10 @@
-"""How the data loader words what went wrong: exceptions and file sizes as short text.
+"""How the data loader words file sizes as short text.
 
-Every problem a user can cause reaches them as one line (a ``DataError``), so
-an exception text from tarfile, zlib, pickle or urllib, which can span lines
-or run long, is flattened and cut before it goes into a message.
+Exceptions become one line through :func:`kvt_models.errors.one_line`, the
+one helper every part of kvt uses for that.
 """
 
 from __future__ import annotations
-
-
-def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def human_size(size: int) -> str:

@@ -16,20 +16,12 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from kvt_models.compare import Comparison, PairSummary, Stat, VariantSummary
+from kvt_models.compare import Comparison, PairSummary, VariantSummary, mean_std
 
 from ..widgets.compare_curves import CompareCurves
 
 VARIANT_COLUMNS = ("variant", "n", "final acc %", "best acc %", "s/epoch", "params")
 PAIR_COLUMNS = ("pair (b - a)", "diff pts", "95% CI pts", "Welch p")
-
-
-def mean_std(stat: Stat) -> str:
-    """``41.20 ± 1.35`` in accuracy points; ``± n/a`` for a single value, ``-`` for none."""
-    if math.isnan(stat.mean):
-        return "-"
-    std = "n/a" if math.isnan(stat.std) else f"{stat.std * 100:.2f}"
-    return f"{stat.mean * 100:.2f} ± {std}"
 
 
 def variant_row(v: VariantSummary) -> tuple[str, ...]:

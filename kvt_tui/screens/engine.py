@@ -26,6 +26,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from kvt_models.config import RunConfig
+from kvt_models.errors import one_line
 from kvt_models.stopping import StopRequest
 
 from .. import jobs
@@ -190,7 +191,7 @@ class EngineScreen(Screen[None]):
             # FailedMessage); an error reaching here is a bug in kvt: say so
             # and keep the app running.
             jobs.log.error("worker %s failed", worker.name, exc_info=worker.error)
-            self.notify(f"{type(worker.error).__name__}: {worker.error}", title=f"{worker.name} failed", severity="error")
+            self.notify(one_line(worker.error, with_type=True), title=f"{worker.name} failed", severity="error")
         if worker.group == "train":
             self.training = False
             self.comparing = False

@@ -11,14 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import ProgressBar, Static
 
 from kvt_models.events import BatchEnded, EpochEnded, TrainStarted
-
-
-def format_duration(seconds: float) -> str:
-    """``0:42``, ``12:03`` or ``1:02:03``."""
-    seconds = max(0, int(round(seconds)))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+from kvt_models.timefmt import epoch_seconds_left, format_duration
 
 
 class TrainingProgress(Vertical):
@@ -66,7 +59,7 @@ class TrainingProgress(Vertical):
         self.query_one("#progress-epoch", Static).update(f"epoch {event.epoch}/{self.epochs or '?'}")
         self.query_one(ProgressBar).update(total=event.steps, progress=event.step)
         per_step = event.epoch_elapsed / event.step if event.step else 0.0
-        epoch_left = per_step * (event.steps - event.step)
+        epoch_left = epoch_seconds_left(event)
         parts = [f"ETA {format_duration(epoch_left)}"]
         if self.epochs and event.epoch < self.epochs:
             epoch_time = (
