@@ -335,7 +335,7 @@ def run_comparison(
 
 def write_comparison(comparison: Comparison, runs_root: Path) -> tuple[Path, dict[str, str]]:
     """comparison.json and overlay.png in ``<runs dir>/comparisons/<id>/``; same inputs, same folder."""
-    from .plots import save_overlay
+    from .plots import save_difference, save_overlay
 
     names = "-vs-".join(v.variant.replace(":", "-") for v in comparison.variants)
     digest = hashlib.sha1(repr(sorted(comparison.settings.items())).encode()).hexdigest()[:6]
@@ -347,7 +347,11 @@ def write_comparison(comparison: Comparison, runs_root: Path) -> tuple[Path, dic
         {v.variant: v.curves for v in comparison.variants}, folder / "overlay.png",
         title=f"Mean test accuracy and loss over {comparison.settings.get('seeds') and len(comparison.settings['seeds'])} seeds (± std)",
     )
-    return folder, {"comparison": str(folder / "comparison.json"), "overlay": str(overlay)}
+    files = {"comparison": str(folder / "comparison.json"), "overlay": str(overlay)}
+    for pair in comparison.per_epoch.pairs:
+        name = f"diff-{pair.a.replace(':', '-')}-vs-{pair.b.replace(':', '-')}.png"
+        files[f"diff {pair.b}"] = str(save_difference(pair, folder / name))
+    return folder, files
 
 
 def mean_std(stat: Stat, *, aligned: bool = False) -> str:

@@ -138,3 +138,34 @@ def save_overlay(curves: dict[str, dict[str, list[float]]], path: str | Path, ti
             fig.suptitle(title)
         fig.tight_layout()
         return _save_png(fig, path)
+
+
+def save_difference(pair: Any, path: str | Path) -> Path:
+    """B - A per epoch (a :class:`kvt_models.settling.PairTrajectory`), its 95% CI band and the zero line."""
+    import math
+
+    path = Path(path)
+    diff = [(e.epoch, e.diff * 100) for e in pair.epochs if not math.isnan(e.diff)]
+    band = [e for e in pair.epochs if e.has_stats]
+    with _drawing("ggplot"):
+        fig = _figure(8, 4.8)
+        ax = fig.subplots()
+        ax.axhline(0.0, color="black", linewidth=1, label="no difference")
+        if band:
+            ax.fill_between([e.epoch for e in band], [e.ci_low * 100 for e in band], [e.ci_high * 100 for e in band],
+                            alpha=0.25, label="95% CI (Welch)")
+        ax.plot([x for x, _ in diff], [y for _, y in diff], marker="o" if len(diff) < 15 else None,
+                label=f"{pair.b} - {pair.a}")
+        if pair.settled_from is not None:
+            ax.axvline(pair.settled_from, linestyle="--", linewidth=1, color="gray",
+                       label=f"settled from epoch {pair.settled_from}")
+        from matplotlib.ticker import MaxNLocator
+
+        ax.set_xlabel("Epoch #")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel("Test accuracy difference (points)")
+        seeds = f"n = {band[-1].n_a}/{band[-1].n_b} seeds" if band else "a CI needs 2+ seeds of each"
+        ax.set_title(f"{pair.b} - {pair.a} per epoch ({seeds})")
+        ax.legend()
+        fig.tight_layout()
+        return _save_png(fig, path)

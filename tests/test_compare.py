@@ -181,3 +181,45 @@ def test_comparing_finished_runs_writes_the_comparison(tmp_path):
     ]
     assert comparison.settings["seeds"] == [1, 2]
     assert "one seed each" in comparison.verdict
+
+
+def test_a_comparison_has_the_difference_per_epoch_in_its_json_its_png_and_its_table(tmp_path):
+    """Issue 13: relu leads early, crelu from epoch 3 on; the table, the json and the PNG say so."""
+    from kvt_models.compare import format_table
+
+    store = RunStore(tmp_path)
+    relu = [[0.40, 0.50, 0.55, 0.58], [0.41, 0.51, 0.56, 0.57], [0.39, 0.49, 0.54, 0.59]]
+    crelu = [[0.35, 0.47, 0.58, 0.62], [0.36, 0.46, 0.59, 0.63], [0.34, 0.48, 0.57, 0.61]]
+    paths = [_finished_run(store, "keras", "relu", s, accs) for s, accs in enumerate(relu, start=1)]
+    paths += [_finished_run(store, "tensorflow", "crelu", s, accs) for s, accs in enumerate(crelu, start=1)]
+    comparison, folder = compare_runs(paths, tmp_path)
+
+    [pair] = comparison.per_epoch.pairs
+    assert (pair.a, pair.b, pair.settled_from, pair.lead_changed_at) == ("keras:relu", "tensorflow:crelu", 3, 3)
+    assert "The lead changed at epoch 3 of 4; longer training may change the answer." in comparison.verdict
+
+    saved = json.loads((folder / "comparison.json").read_text())
+    [saved_pair] = saved["per_epoch"]["pairs"]
+    assert [e["epoch"] for e in saved_pair["epochs"]] == [1, 2, 3, 4] and saved_pair["settled_from"] == 3
+    assert saved_pair["epochs"][0]["n_a"] == 3 and saved_pair["epochs"][0]["ci_high"] < 0
+    png = folder / "diff-keras-relu-vs-tensorflow-crelu.png"
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+    table = format_table(comparison)
+    assert "B - A per epoch, A = keras:relu, B = tensorflow:crelu" in table
+    assert table.splitlines()[-1].startswith("settled from epoch 3: tensorflow:crelu is better than keras:relu")
+
+
+def test_three_variants_are_each_compared_with_the_first_and_holm_corrected(tmp_path):
+    store = RunStore(tmp_path)
+    paths = []
+    for framework, activation, accs in (("keras", "relu", [0.50, 0.51, 0.52]), ("keras", "gelu", [0.55, 0.56, 0.57]),
+                                        ("tensorflow", "crelu", [0.50, 0.52, 0.51])):
+        paths += [_finished_run(store, framework, activation, s, [a]) for s, a in enumerate(accs, start=1)]
+    comparison, _ = compare_runs(paths, tmp_path)
+    assert [(p.a, p.b) for p in comparison.pairs] == [("keras:relu", "keras:gelu"), ("keras:relu", "tensorflow:crelu")]
+    ps = [p.p_value for p in comparison.pairs]
+    low, high = sorted(range(2), key=lambda i: ps[i])
+    assert comparison.pairs[low].p_holm == pytest.approx(min(1, 2 * ps[low]))
+    assert comparison.pairs[high].p_holm == pytest.approx(max(comparison.pairs[low].p_holm, ps[high]))
+    assert "Holm-corrected p=" in comparison.verdict

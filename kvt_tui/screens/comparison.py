@@ -1,4 +1,4 @@
-"""A comparison's results: the verdict, the statistics tables and the overlaid mean curves.
+"""A comparison's results: the verdict, the statistics tables, the mean curves and B - A per epoch.
 
 The same screen shows a comparison run from the Compare tab and one made
 from runs marked in the runs view. It only reads a
@@ -12,13 +12,14 @@ from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from kvt_models.compare import Comparison, PairSummary, VariantSummary, mean_std
 
 from ..widgets.compare_curves import CompareCurves
+from ..widgets.difference_curves import DifferenceCurves
 
 VARIANT_COLUMNS = ("variant", "n", "final acc %", "best acc %", "s/epoch", "params")
 PAIR_COLUMNS = ("pair (b - a)", "diff pts", "95% CI pts", "Welch p")
@@ -33,13 +34,18 @@ def variant_row(v: VariantSummary) -> tuple[str, ...]:
 def pair_row(p: PairSummary) -> tuple[str, ...]:
     ci = "n/a" if math.isnan(p.ci95[0]) else f"{p.ci95[0] * 100:+.2f} to {p.ci95[1] * 100:+.2f}"
     pv = "n/a" if math.isnan(p.p_value) else f"{p.p_value:.3f}"
+    if not math.isnan(p.p_holm):
+        pv += f" (Holm {p.p_holm:.3f})"
     return (f"{p.b} - {p.a}", f"{p.diff * 100:+.2f}", ci, pv)
 
 
 class CompareScreen(Screen[None]):
     """A comparison, read-only. Escape goes back."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("d", "next_pair", "Next pair"),
+    ]
 
     def __init__(self, comparison: Comparison, folder: Path | None = None) -> None:
         super().__init__()
@@ -61,10 +67,12 @@ class CompareScreen(Screen[None]):
         with Vertical(id="compare-tables"):
             yield DataTable(id="compare-stats", cursor_type="none", zebra_stripes=True)
             yield DataTable(id="compare-pairs", cursor_type="none", zebra_stripes=True)
-        yield CompareCurves(
-            {v.variant: list(v.curves.get("val_accuracy_mean", [])) for v in comparison.variants},
-            id="compare-curves",
-        )
+        with Horizontal(id="compare-plots"):
+            yield CompareCurves(
+                {v.variant: list(v.curves.get("val_accuracy_mean", [])) for v in comparison.variants},
+                id="compare-curves",
+            )
+            yield DifferenceCurves(comparison.per_epoch.pairs, id="compare-difference")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -79,3 +87,12 @@ class CompareScreen(Screen[None]):
             pairs.add_row(*pair_row(p), key=f"{p.a}|{p.b}")
         # One variant has no pairs: an empty table would only show its header.
         pairs.display = bool(self.comparison.pairs)
+        self.query_one(DifferenceCurves).display = bool(self.comparison.per_epoch.pairs)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "next_pair":
+            return len(self.comparison.per_epoch.pairs) > 1  # one pair: nothing to switch to
+        return True
+
+    def action_next_pair(self) -> None:
+        self.query_one(DifferenceCurves).next_pair()

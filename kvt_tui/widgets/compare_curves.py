@@ -47,15 +47,21 @@ class CompareCurves(Widget):
         return self._cache[1]
 
     def plot_text(self, width: int, height: int) -> Text:
-        """The legend line plus the plot, ``width`` x ``height`` cells, as Rich Text."""
-        parts: list[str | tuple[str, str]] = [("mean test accuracy: ", "dim")]
+        """The legend (one line, or one per entry where one line would cut it), then the plot."""
+        entries = []
         for index, (name, values) in enumerate(self._drawn().items()):
             colour = VARIANT_COLOURS[index % len(VARIANT_COLOURS)]
-            last = f" {values[-1]:.3f}"
-            parts += [(f"━━ {name}{last}", f"color({colour})"), "  "]
-        legend = Text.assemble(*parts, no_wrap=True)
-        legend.truncate(width, overflow="ellipsis")
-        return Text("\n").join([legend, Text.from_ansi(self._build(width, height - 1), no_wrap=True)])
+            entries.append(Text(f"━━ {name} {values[-1]:.3f}", style=f"color({colour})"))
+        one_line = Text.assemble(("mean test accuracy: ", "dim"), *sum(([e, "  "] for e in entries), []), no_wrap=True)
+        if one_line.cell_len <= width or height < 8:
+            legend = [one_line]
+        else:
+            # Half of an 80-column screen: a variant's name must not be cut off.
+            legend = [Text("mean test accuracy:", style="dim")] + entries
+        for line in legend:
+            line.truncate(width, overflow="ellipsis")
+        plot = Text.from_ansi(self._build(width, height - len(legend)), no_wrap=True)
+        return Text("\n").join([*legend, plot])
 
     def _drawn(self) -> dict[str, list[float]]:
         # Variants without a finished epoch draw nothing and take no colour,
