@@ -261,10 +261,10 @@ def test_the_form_preselects_a_named_dataset_in_any_spelling(tmp_path: Path) -> 
     async def dataset_choice(spec: str) -> tuple[str, bool]:
         app = create_app(data=spec, runs_dir=tmp_path / "runs")
         async with app.run_test(size=(100, 30)) as pilot:
-            await app.ui_ready.wait()
+            await app.main_screen.ui_ready.wait()
             await pilot.pause()
-            form = app.query_one("ConfigForm")
-            return str(app.query_one("#dataset", Select).value), form.build_config().data
+            form = app.main_screen.query_one("ConfigForm")
+            return str(app.main_screen.query_one("#dataset", Select).value), form.build_config().data
 
     assert asyncio.run(dataset_choice("Sample")) == ("sample", "sample")
     assert asyncio.run(dataset_choice("CIFAR-10")) == ("cifar10", "cifar10")

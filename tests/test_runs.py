@@ -163,6 +163,8 @@ def test_a_killed_run_is_resumable(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     status = json.loads((w.path / "status.json").read_text())
     atomic_write_json(w.path / "status.json", {**status, "pid": int(dead.stdout)})  # as kill -9 leaves it
+    assert not read_run_info(w.path).resumable  # its lock is still held: it runs
+    w.close()  # the kernel lets go of a killed process's lock
     assert read_run_info(w.path).resumable
 
 
