@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .config import ACTIVATIONS, FRAMEWORKS, RunConfig
-from .atomic import atomic_write_json
+from .atomic import atomic_write_json, json_safe
 from .errors import ConfigError, KvtError, TrainingDiverged
 from .events import Listener, QueueProgress, ignore
 from .options import SEEDS, VARIANT
@@ -133,16 +133,7 @@ class Comparison:
     per_epoch: Trajectories = field(default_factory=Trajectories)  # B - A epoch by epoch, for each pair
 
     def to_json(self) -> dict[str, Any]:
-        def clean(obj: Any) -> Any:  # JSON has no NaN: write null
-            if isinstance(obj, float) and not math.isfinite(obj):
-                return None
-            if isinstance(obj, dict):
-                return {k: clean(v) for k, v in obj.items()}
-            if isinstance(obj, (list, tuple)):
-                return [clean(v) for v in obj]
-            return obj
-
-        return clean(asdict(self))
+        return json_safe(asdict(self))
 
 
 def welch(a: Stat, b: Stat) -> tuple[float, tuple[float, float], float]:

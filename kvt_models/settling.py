@@ -23,8 +23,8 @@ p-values are Holm-corrected for the verdict.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from dataclasses import dataclass, field
+from typing import Sequence
 
 MIN_SEEDS = 2  # a standard deviation, and so a CI, needs at least two values
 METRIC = "val_accuracy"
@@ -99,20 +99,10 @@ class PairTrajectory:
             text += f"; the lead changed at epoch {self.lead_changed_at}: longer training may change the answer"
         return text
 
-    def to_json(self) -> dict[str, Any]:
-        return _clean({
-            "a": self.a, "b": self.b, "settled_from": self.settled_from, "settled_sign": self.settled_sign,
-            "lead_changed_at": self.lead_changed_at, "holm_p": self.holm_p,
-            "epochs": [asdict(e) for e in self.epochs],
-        })
-
 
 @dataclass
 class Trajectories:
     pairs: list[PairTrajectory] = field(default_factory=list)
-
-    def to_json(self) -> list[dict[str, Any]]:
-        return [p.to_json() for p in self.pairs]
 
 
 def epoch_values(histories: Sequence[Sequence[dict[str, float]]], metric: str = METRIC) -> list[list[float]]:
@@ -244,14 +234,3 @@ def format_trajectories(trajectories: Trajectories) -> str:
     for pair in trajectories.pairs:
         out.append(pair.line())
     return "\n".join(out)
-
-
-def _clean(obj: Any) -> Any:
-    """JSON has no NaN: write null."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj

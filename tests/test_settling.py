@@ -88,11 +88,14 @@ def test_a_long_table_shows_the_changes_and_the_last_epoch():
     assert text.splitlines()[-1].startswith(("settled from epoch", "not settled:"))
 
 
-def test_to_json_has_no_nan():
+def test_it_is_written_as_json_without_nan(tmp_path):
     import json
+    from dataclasses import asdict
+
+    from kvt_models.atomic import atomic_write_json
 
     a = _runs([0.5, 0.6], [0.52])
     b = _runs([0.6, 0.7], [0.61, 0.72])
-    data = trajectories({"a": a, "b": b}).to_json()
-    text = json.dumps(data, allow_nan=False)
-    assert '"epochs"' in text and data[0]["epochs"][1]["ci_low"] is None
+    atomic_write_json(tmp_path / "t.json", asdict(trajectories({"a": a, "b": b})))
+    data = json.loads((tmp_path / "t.json").read_text())
+    assert data["pairs"][0]["epochs"][1]["ci_low"] is None and data["pairs"][0]["epochs"][0]["n_b"] == 2

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from textual.widgets import Button, Select, Static
 
-from kvt_models.events import BatchEnded, Event
+from kvt_models.events import BatchEnded
 from kvt_models.runs import read_history, read_run
 from kvt_tui.__main__ import create_app
 from kvt_tui.screens.confirm import ConfirmScreen
@@ -28,22 +28,14 @@ from kvt_tui.widgets.model_view import ModelView
 from kvt_tui.widgets.report import ReportView, report_rows
 from kvt_tui.widgets.runs_view import RunsView
 
-from tui_support import SIZE, TRAINING_TIMEOUT, FakeEngine, choose, ready, record_notifications, type_into
+from tui_support import SIZE, TRAINING_TIMEOUT, FakeEngine, choose, ready, record_notifications, spying, type_into
 
 
 def watch_batches(seen: threading.Event) -> Callable[..., Any]:
-    """The real engine, with a spy that sets ``seen`` at the first BatchEnded."""
+    """The real engine, in this process, with a spy that sets ``seen`` at the first BatchEnded."""
     from kvt_models.training import train
 
-    def spying_train(config: Any, listener: Callable[[Event], None], **kwargs: Any) -> Any:
-        def spy(event: Event) -> None:
-            listener(event)
-            if isinstance(event, BatchEnded):
-                seen.set()
-
-        return train(config, spy, **kwargs)
-
-    return spying_train
+    return spying(train, BatchEnded, seen)
 
 
 # -- the main scenario ---------------------------------------------------------------

@@ -13,14 +13,13 @@ import os
 import signal
 import threading
 from pathlib import Path
-from typing import Any, Callable
 
 from textual.widgets import Button, Static
 
-from kvt_models.events import EpochEnded, Event
+from kvt_models.events import EpochEnded
 from kvt_models.runs import read_run
 from kvt_tui.__main__ import create_app
-from tui_support import SIZE, TRAINING_TIMEOUT, ready, record_notifications, type_into, wait_all
+from tui_support import SIZE, TRAINING_TIMEOUT, ready, record_notifications, spying, type_into, wait_all
 
 
 async def test_a_killed_training_child_ends_the_run_and_the_app_can_train_again(tmp_path: Path) -> None:
@@ -29,15 +28,7 @@ async def test_a_killed_training_child_ends_the_run_and_the_app_can_train_again(
     runs_dir = tmp_path / "runs"
     first_epoch = threading.Event()
 
-    def spying_train_isolated(config: Any, listener: Callable[[Event], None], **kwargs: Any) -> Any:
-        def spy(event: Event) -> None:
-            listener(event)
-            if isinstance(event, EpochEnded):
-                first_epoch.set()
-
-        return train_isolated(config, spy, **kwargs)
-
-    app = create_app(data="sample", runs_dir=runs_dir, epochs=30, train_fn=spying_train_isolated)
+    app = create_app(data="sample", runs_dir=runs_dir, epochs=30, train_fn=spying(train_isolated, EpochEnded, first_epoch))
     notifications = record_notifications(app)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)

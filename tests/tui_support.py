@@ -209,3 +209,18 @@ def write_run(
         writer.write_report(*report)
     writer.set_status(status)
     return writer.path
+
+
+def spying(train_fn: Callable[..., Any], event_type: type, seen: threading.Event) -> Callable[..., Any]:
+    """``train_fn`` (the real engine, in-process or in a child), with a spy that sets ``seen`` at the first
+    ``event_type`` event; the app gets every event as usual."""
+
+    def spying_train(config: Any, listener: Callable[..., None], **kwargs: Any) -> Any:
+        def spy(event: Any) -> None:
+            listener(event)
+            if isinstance(event, event_type):
+                seen.set()
+
+        return train_fn(config, spy, **kwargs)
+
+    return spying_train
