@@ -339,9 +339,10 @@ def write_comparison(comparison: Comparison, runs_root: Path) -> tuple[Path, dic
         title=f"Mean test accuracy and loss over {comparison.settings.get('seeds') and len(comparison.settings['seeds'])} seeds (± std)",
     )
     files = {"comparison": str(folder / "comparison.json"), "overlay": str(overlay)}
-    for pair in comparison.per_epoch.pairs:
+    several = len(comparison.per_epoch.pairs) > 1
+    for index, pair in enumerate(comparison.per_epoch.pairs, start=1):
         name = f"diff-{pair.a.replace(':', '-')}-vs-{pair.b.replace(':', '-')}.png"
-        files[f"diff {pair.b}"] = str(save_difference(pair, folder / name))
+        files[f"diff {index}" if several else "diff"] = str(save_difference(pair, folder / name))
     return folder, files
 
 
