@@ -301,6 +301,6 @@ class EngineScreen(Screen[None]):
         if self.comparing:
             self.progress.finished(f"{done} · {message.comparison.verdict}")
         self.compare_view.set_verdict(message.comparison.verdict)
-        self.notify(f"comparison.json and overlay.png in {message.folder}", title="Comparison saved", timeout=10)
+        self.notify(f"comparison.json, overlay.png and the diff PNGs in {message.folder}", title="Comparison saved", timeout=10)
         self._close_screens_above()
         self.app.push_screen(CompareScreen(message.comparison, message.folder))
