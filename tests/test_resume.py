@@ -39,7 +39,7 @@ def test_kill_9_during_epoch_3_of_4_then_resume_gives_epochs_1_to_4_once(tmp_pat
     runs = tmp_path / "runs"
     proc = _start("--data", "sample", "--train-limit", "320", "--test-limit", "50", "--epochs", "4",
                   "--batch-size", "16", "--seed", "5", "--runs-dir", str(runs))
-    _wait_for(proc, "Epoch 2/4")  # epoch 3 is now under way
+    _wait_for(proc, "Epoch 2/4")  # epoch 3 is now under way (or, on a very busy box, even done)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     (run_dir,) = runs.iterdir()
@@ -50,15 +50,16 @@ def test_kill_9_during_epoch_3_of_4_then_resume_gives_epochs_1_to_4_once(tmp_pat
     atomic_write_json(run_dir / "status.json", {**status, "pid": os.getpid()})
     before = read_run(run_dir)
     assert before.status == "stopped" and "killed or crashed" in before.message  # its lock died with it
-    assert [int(r["epoch"]) for r in before.history] == [1, 2]
+    done = len(before.history)
+    assert 2 <= done < 4 and [int(r["epoch"]) for r in before.history] == list(range(1, done + 1))
 
     events = []
     result = resume(run_dir, events.append)
     assert result.status == "finished"
     # The start event carries the finished epochs, as on disk: the screen needs no history.csv.
     (started,) = [e for e in events if isinstance(e, TrainStarted)]
-    assert started.initial_epoch == 2 and started.history == before.history
-    assert [e.epoch for e in events if isinstance(e, EpochEnded)] == [3, 4]
+    assert started.initial_epoch == done and started.history == before.history
+    assert [e.epoch for e in events if isinstance(e, EpochEnded)] == list(range(done + 1, 5))
     with open(run_dir / "history.csv", newline="") as fh:
         epochs = [int(r["epoch"]) for r in csv.DictReader(fh)]
     assert epochs == [1, 2, 3, 4]
@@ -69,20 +70,23 @@ def test_kill_9_during_epoch_3_of_4_then_resume_gives_epochs_1_to_4_once(tmp_pat
     assert json.loads((run_dir / "status.json").read_text())["status"] == "finished"
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)])
-def test_a_signal_stops_saves_and_exits_128_plus_n(tmp_path, sig, code):
-    runs = tmp_path / "runs"
-    proc = _start("--data", "sample", "--train-limit", "160", "--test-limit", "50", "--epochs", "50",
-                  "--batch-size", "16", "--seed", "5", "--runs-dir", str(runs))
-    _wait_for(proc, "Epoch 1/50")
-    proc.send_signal(sig)
-    out, _ = proc.communicate(timeout=120)
-    assert proc.returncode == code, out
-    assert f"got {signal.Signals(sig).name}: stopping at the next batch" in out and "Traceback" not in out
-    (run_dir,) = runs.iterdir()
-    run = read_run(run_dir)
-    assert run.status == "stopped" and 1 <= run.epochs_done < 50
-    assert (run_dir / "model.keras").exists() and run.report is not None
+def test_a_signal_stops_saves_and_exits_128_plus_n(tmp_path):
+    """SIGTERM, SIGINT and SIGHUP, each to a kvt-train of its own; the three start side by side."""
+    cases = [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)]
+    procs = [_start("--data", "sample", "--train-limit", "160", "--test-limit", "50", "--epochs", "50",
+                    "--batch-size", "16", "--seed", "5", "--runs-dir", str(tmp_path / sig.name))
+             for sig, _ in cases]
+    for proc, (sig, _) in zip(procs, cases):
+        _wait_for(proc, "Epoch 1/50")
+        proc.send_signal(sig)
+    for proc, (sig, code) in zip(procs, cases):
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == code, out
+        assert f"got {sig.name}: stopping at the next batch" in out and "Traceback" not in out
+        (run_dir,) = (tmp_path / sig.name).iterdir()
+        run = read_run(run_dir)
+        assert run.status == "stopped" and 1 <= run.epochs_done < 50
+        assert (run_dir / "model.keras").exists() and run.report is not None
 
 
 def test_two_processes_sharing_a_runs_dir_do_not_clobber_each_other(tmp_path):
