@@ -144,10 +144,10 @@ def test_nan_loss_stops_the_run_marks_it_failed_and_says_why(tmp_path, monkeypat
     import kvt_models.training as training
     from kvt_models.cli import main
     from kvt_models.errors import is_user_error
-    from kvt_models.tfenv import import_tf
+    from kvt_models.runtime import keras as runtime_keras
     from kvt_models.training import TrainingDiverged
 
-    _, keras = import_tf()
+    keras = runtime_keras()
     real = training.build_compiled_model
 
     def poisoned(cfg, num_classes, steps):
