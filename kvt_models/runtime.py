@@ -211,9 +211,12 @@ def describe(versions: dict[str, Any] | None) -> str:
     """``Keras 3.15.1 on JAX 0.10.2`` for a run's recorded versions; runs older than the backend axis read TF."""
     v = versions or {}
     backend = v.get("backend") or BACKEND_DEFAULT
-    keras_version = v.get("keras", "?")
+
+    def named(name: str, key: str) -> str:
+        return f"{name} {v[key]}" if v.get(key) else name  # a run that did not record a version
+
     if backend == "keras2":
-        return f"Keras 2 / tf_keras {keras_version} on TensorFlow {v.get('tensorflow', '?')}"
+        return f"Keras 2 / {named('tf_keras', 'keras')} on {named('TensorFlow', 'tensorflow')}"
     engine = {"tensorflow": ("TensorFlow", "tensorflow"), "jax": ("JAX", "jax"), "torch": ("PyTorch", "torch")}
     label, key = engine.get(backend, (backend, backend))
-    return f"Keras {keras_version} on {label} {v.get(key, '?')}"
+    return f"{named('Keras', 'keras')} on {named(label, key)}"

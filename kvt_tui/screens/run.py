@@ -29,7 +29,7 @@ def run_title(record: RunRecord) -> str:
     cfg = record.config
     return (
         f"{record.run_id} · {record.status} · {cfg.get('framework', '?')} + {cfg.get('activation', '?')} · "
-        f"{record.epochs_done}/{record.epochs_total} epochs · data {cfg.get('data', '?')} · {runtime_of(record)}"
+        f"{record.epochs_done}/{record.epochs_total} epochs · data {cfg.get('data', '?')} · on {record.backend}"
     )
 
 

@@ -67,10 +67,10 @@ def read_field(field_id: str, text: str) -> object:
 
 
 def missing_runtimes_text(missing: list[str]) -> str:
-    """The hint under the backend: what is greyed out, and the pip command for each."""
+    """The hint under the backend: what is greyed out (not installed), and the pip command for each."""
     if not missing:
         return ""
-    return "\n".join(f"{BACKEND_NAMES[b]} not installed (greyed out): {runtime.install_hint(b)}" for b in missing)
+    return "\n".join(f"{BACKEND_NAMES[b]} not installed: {runtime.install_hint(b)}" for b in missing)
 
 
 def describe_data(spec: str) -> str:
