@@ -134,14 +134,15 @@ def _persistent_jax_cache() -> None:
     Every run starts a fresh process, and JAX compiles each op and each train
     step anew in it: building MiniVGGNet and its first epoch took ~12 s of
     compiling here, ~1.5 s with this cache warm. JAX's own settings, by
-    environment, so that a user's choice (or ``JAX_COMPILATION_CACHE_DIR=``) wins.
+    environment, so that a user's choice (``JAX_COMPILATION_CACHE_DIR``) wins.
     """
     from .paths import default_cache_dir
 
     os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(default_cache_dir() / "jax"))
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")  # the many small ops add up
-    if importlib.util.find_spec("filelock") is not None:  # JAX needs it to evict (the jax extra installs it)
-        os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(256 * 2**20))
+    # No size bound: JAX's bounded (LRU) mode needs the filelock package and cannot
+    # take over a folder written without it. A model's programs take ~1 MB; the
+    # folder can be deleted at any time.
 
 
 def _loaded_backend() -> str | None:
