@@ -33,7 +33,7 @@ BACKEND_OPTIONS: list[tuple[str, str]] = [
     ("Keras 2 (tf_keras)", "keras2"),
 ]
 BACKEND_NAMES = dict((value, prompt) for prompt, value in BACKEND_OPTIONS)
-FRAMEWORK_NOTE = "tf.keras is Keras 3 (TF ≥ 2.16): the TensorFlow side differs by raw tf.nn ops in its layers (m)."
+FRAMEWORK_NOTE = "tf.keras is Keras 3 (TF ≥ 2.16; Keras 2 on the keras2 backend): the TensorFlow side differs by raw tf.nn ops in its layers (m)."
 DATASET_OPTIONS: list[tuple[str, str]] = [
     ("CIFAR-10", "cifar10"),
     ("bundled sample", "sample"),
