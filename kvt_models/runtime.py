@@ -114,16 +114,22 @@ def activate(backend: str) -> Any:
             _persistent_jax_cache()
         from .tfenv import import_tf, quiet_fd2
 
-        if backend in TF_BACKENDS or available("tensorflow"):
-            # On JAX and PyTorch too, where TensorFlow is installed: Keras imports it
-            # anyway (to seed tf.data, to save a model), and its C++ start-up lines
-            # must not reach a terminal or the app's screen.
-            import_tf()
-        with quiet_fd2():  # JAX and PyTorch print their own start-up notices too
-            if backend == "keras2":
-                import tf_keras as module
-            else:
-                import keras as module
+        try:
+            if backend in TF_BACKENDS or available("tensorflow"):
+                # On JAX and PyTorch too, where TensorFlow is installed: Keras imports it
+                # anyway (to seed tf.data, to save a model), and its C++ start-up lines
+                # must not reach a terminal or the app's screen.
+                import_tf()
+            with quiet_fd2():  # JAX and PyTorch print their own start-up notices too
+                if backend == "keras2":
+                    import tf_keras as module
+                else:
+                    import keras as module
+        except ImportError as exc:  # installed, but broken (a missing library, a version clash)
+            from .errors import one_line
+
+            raise KvtError(f"backend {backend} is installed but cannot be imported ({one_line(exc)}); "
+                           f"reinstall it: {install_hint(backend)}") from exc
         _active, _keras = backend, module
         return module
 
