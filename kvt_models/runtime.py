@@ -50,8 +50,18 @@ def installed() -> list[str]:
     return [backend for backend in BACKENDS if available(backend)]
 
 
-def _tf_minor() -> str:
-    """The installed TensorFlow's ``major.minor`` (from its metadata, no import), for tf-keras to match."""
+def _tf_keras_minor() -> str:
+    """The ``major.minor`` tf-keras must have: the TensorFlow that kvt's keras2 extra holds, else the installed one.
+
+    Read from metadata (no import): pyproject.toml's pin is the one owner of the version.
+    """
+    import re
+
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+        for requirement in importlib.metadata.requires("kvt") or []:
+            pin = re.match(r"(?:tensorflow-cpu|tf-keras)\s*~=\s*(\d+\.\d+)", requirement)
+            if pin and "keras2" in requirement:
+                return pin.group(1)
     for dist in ("tensorflow-cpu", "tensorflow"):
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             return ".".join(importlib.metadata.version(dist).split(".")[:2])
@@ -63,8 +73,8 @@ def install_hint(backend: str) -> str:
     if backend == "keras2":
         # tf-keras declares a dependency on the full `tensorflow` package, which would
         # install a second TensorFlow over tensorflow-cpu (the same `tensorflow` module):
-        # it goes in without its dependencies, at the minor version of the TF we have.
-        return f"pip install -e '.[keras2]' && pip install --no-deps 'tf-keras~={_tf_minor()}.0'"
+        # it goes in without its dependencies, at the minor version the extra holds TF at.
+        return f"pip install -e '.[keras2]' && pip install --no-deps 'tf-keras~={_tf_keras_minor()}.0'"
     if backend == "torch":
         # The CPU build: PyPI's Linux wheel (what '.[torch]' installs) is the CUDA one, with GBs of nvidia-* packages.
         return f"pip install torch --index-url {TORCH_CPU_INDEX}"
