@@ -28,11 +28,11 @@ from kvt_models.training import build_compiled_model, train
 
 def bare_fit(cfg: RunConfig) -> float:
     """img/s of plain model.fit on the same data and model as kvt's path."""
-    from kvt_models.tfenv import import_tf
+    from kvt_models import runtime
 
-    _, keras = import_tf()
+    keras = runtime.activate(cfg.backend)
     keras.backend.clear_session()
-    keras.utils.set_random_seed(cfg.seed)
+    runtime.seed_everything(cfg.seed)
     data = load_dataset(cfg.data, train_limit=cfg.train_limit, test_limit=cfg.test_limit, seed=cfg.seed)
     steps = -(-len(data.x_train) // cfg.batch_size)
     model = build_compiled_model(cfg, data.num_classes, steps)

@@ -7,6 +7,11 @@ In TensorFlow 2.16 and later (2.21 here) ``tf.keras`` *is* Keras 3: both
 builders produce the same kind of ``keras.Model``. What differs is the
 activation code: portable ``keras.ops`` on one side, ``tf.nn.*`` on the other.
 
+The same code builds on every runtime (:mod:`kvt_models.runtime`): ``keras``
+is the runtime's Keras module (Keras 3 on any backend, or ``tf_keras``), and
+on the keras2 runtime ``tf.keras`` is ``tf_keras`` too. The ``tensorflow``
+framework needs TensorFlow to run its ops (the tensorflow or keras2 runtime).
+
 Layout (channels last, 32x32x3 in)::
 
     [CONV 32 3x3 => ACT => BN] x2 => POOL 2x2 => DROPOUT 0.25
@@ -47,11 +52,17 @@ def build_minivggnet(
     if num_classes < 2:
         raise ValueError(f"Need at least 2 classes. Received: num_classes={num_classes}")
 
-    from .layers import TFActivation
-    from .tfenv import import_tf
+    from . import runtime
 
-    tf, keras_module = import_tf()
+    keras_module = runtime.keras()
     if framework == "tensorflow":
+        from .options import check_runs_on
+
+        check_runs_on(framework, runtime.backend())
+        from .layers import TFActivation
+        from .tfenv import import_tf
+
+        tf = import_tf()
         L = tf.keras.layers  # the post's point: tf.keras, with TF ops inside
 
         def act(name: str, layer_name: str) -> Any:

@@ -19,10 +19,12 @@ import threading
 import time
 from typing import Any
 
-from .events import BatchEnded, EpochEnded, Listener, TrainStarted
-from .tfenv import import_tf
+import numpy as np
 
-_, keras = import_tf()
+from . import runtime
+from .events import BatchEnded, EpochEnded, Listener, TrainStarted
+
+keras = runtime.keras()  # import this module after the runtime is chosen
 
 METRIC_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
@@ -58,6 +60,7 @@ class KvtCallback(keras.callbacks.Callback):
         self._epoch = 0
         self._epoch_start = 0.0
         self._last_emit = 0.0
+        self._last_batch_end = 0.0
 
     # -- hooks -------------------------------------------------------------
     def on_train_begin(self, logs=None):
@@ -65,7 +68,7 @@ class KvtCallback(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch + 1
-        self._epoch_start = self._last_emit = time.perf_counter()
+        self._epoch_start = self._last_emit = self._last_batch_end = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
@@ -79,7 +82,7 @@ class KvtCallback(keras.callbacks.Callback):
         if not math.isfinite(loss) and self.non_finite is None:
             self.non_finite = f"loss became {loss} at epoch {self._epoch}, batch {step}"
             self.model.stop_training = True
-        now = time.perf_counter()
+        now = self._last_batch_end = time.perf_counter()
         # Emit a few times a second, and always for an epoch's last batch.
         if now - self._last_emit < self.batch_interval and step < self.steps:
             return
@@ -99,6 +102,8 @@ class KvtCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         seconds = time.perf_counter() - self._epoch_start
+        # Training alone, without the evaluation on the test set that follows it: what img/s is measured on.
+        train_seconds = self._last_batch_end - self._epoch_start
         values = {k: _as_float(logs.get(k)) for k in METRIC_KEYS}
         if not math.isfinite(values["loss"]) and self.non_finite is None:
             self.non_finite = f"loss became {values['loss']} at epoch {epoch + 1}"
@@ -117,6 +122,7 @@ class KvtCallback(keras.callbacks.Callback):
                 val_accuracy=values["val_accuracy"],
                 lr=current_learning_rate(self.model.optimizer),
                 seconds=seconds,
+                train_seconds=train_seconds,
             )
         )
 
@@ -125,6 +131,7 @@ def current_learning_rate(optimizer: Any) -> float:
     """The learning rate the optimizer will use for its next step, as a float."""
     lr = optimizer.learning_rate
     try:
-        return float(keras.ops.convert_to_numpy(lr))
+        # A TF or JAX array, a torch tensor or a tf.Variable: NumPy reads them all.
+        return float(np.asarray(keras.ops.convert_to_numpy(lr) if hasattr(keras, "ops") else lr))
     except (TypeError, ValueError):
         return math.nan

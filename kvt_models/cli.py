@@ -55,6 +55,7 @@ def _add_training_flags(p: argparse.ArgumentParser, *, variant_flags: bool = Tru
         # No default here: an unset --framework / --activation leaves the preset's.
         add_flag(p, options.FRAMEWORK, default=None)
         add_flag(p, options.ACTIVATION, default=None)
+    add_flag(p, options.BACKEND)
     add_flag(p, options.DATA)
     add_flag(p, options.RECIPE)
     add_flag(p, options.EPOCHS)
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="kvt-train",
         description="Train MiniVGGNet on CIFAR-10 the Keras way or the TensorFlow way (headless).",
         epilog="Presets from the 2018 post: --preset keras (keras + relu), --preset tensorflow (tensorflow + crelu). "
+        "Runtimes: --backend tensorflow (Keras 3 on TF, default), jax, torch, keras2 (tf_keras). "
         "Compare variants over several seeds: kvt-train compare keras:relu tensorflow:crelu --seeds 3 (see kvt-train compare --help).",
     )
     _add_training_flags(p)
@@ -99,6 +101,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return RunConfig(
         framework=args.framework or framework,
         activation=args.activation or activation,
+        backend=args.backend,
         data=args.data,
         recipe=args.recipe,
         epochs=args.epochs,
@@ -142,7 +145,7 @@ class ConsolePrinter:
         elif isinstance(event, TrainStarted):
             self.epochs = event.epochs
             self._print(
-                f"[INFO] training {event.framework} + {event.activation}: {event.params:,} params, "
+                f"[INFO] training {event.framework} + {event.activation} ({event.runtime or 'Keras'}): {event.params:,} params, "
                 f"{event.train_samples:,} train / {event.test_samples:,} test images, "
                 f"{event.epochs} epoch{'s' if event.epochs != 1 else ''} x {event.steps_per_epoch} steps of {event.batch_size}"
             )
@@ -298,8 +301,9 @@ def compare_main(argv: Sequence[str]) -> int:
         args = build_compare_parser().parse_args(argv)
         # The parser read them with options.VARIANT and options.SEEDS.
         variants, seeds = args.variants, args.seeds
-        base = RunConfig(data=args.data, recipe=args.recipe, epochs=args.epochs, batch_size=args.batch_size,
-                         lr=args.lr, seed=0, train_limit=args.train_limit, test_limit=args.test_limit)
+        base = RunConfig(backend=args.backend, data=args.data, recipe=args.recipe, epochs=args.epochs,
+                         batch_size=args.batch_size, lr=args.lr, seed=0, train_limit=args.train_limit,
+                         test_limit=args.test_limit)
         base.resolved()  # validate before any training
     except KvtError as exc:
         print(f"kvt-train: error: {exc}", file=err)

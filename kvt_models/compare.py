@@ -2,10 +2,13 @@
 
 The 2018 post found CReLU one point better than ReLU and admitted it might
 be the random initialisation. A comparison answers that: every variant
-(``framework:activation``) runs once per seed on the same data and recipe,
+(``framework:activation``, on a runtime of its own with ``@backend``:
+``keras:relu@jax``) runs once per seed on the same data and recipe,
 each as an ordinary run in the runs dir, then we report mean +- std of the
-final and best test accuracy per variant and, for each pair, the difference
-in means with a 95% confidence interval and Welch's t-test.
+final and best test accuracy per variant, its training speed (img/s), and,
+for each pair, the difference in means with a 95% confidence interval and
+Welch's t-test. So one comparison across runtimes answers both "which is
+faster here" and "does the accuracy differ".
 
 Finished runs with the same settings and seed are reused, so an interrupted
 comparison picks up where it stopped, and re-running it reproduces the same
@@ -18,7 +21,6 @@ import hashlib
 import math
 import statistics
 import threading
-import warnings
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -28,17 +30,24 @@ from .config import ACTIVATIONS, FRAMEWORKS, RunConfig
 from .atomic import atomic_write_json, json_safe
 from .errors import ConfigError, KvtError, TrainingDiverged
 from .events import Listener, QueueProgress, ignore
-from .options import SEEDS, VARIANT
+from .options import BACKEND_DEFAULT, BACKENDS, SEEDS, TF_BACKENDS, VARIANT, Variant
 from .runs import RunRecord, RunStore, read_run
 from .settling import Trajectories, holm, trajectories
+from .stats import Stat, mean_std, welch  # noqa: F401  (mean_std: re-exported, its old home)
+from .verdict import format_table, images_per_second, verdict  # noqa: F401  (re-exported, their old home)
 
 COMPARISONS_DIR = "comparisons"
 # Settings that must match for a finished run to stand in for a new one.
-_MATCH_KEYS = ("framework", "activation", "data", "recipe", "epochs", "batch_size", "lr", "seed", "train_limit", "test_limit")
+_MATCH_KEYS = ("framework", "activation", "backend", "data", "recipe", "epochs", "batch_size", "lr", "seed",
+               "train_limit", "test_limit")
+# What a run made before a setting existed trained with: runs older than the backend axis ran on TensorFlow.
+_MATCH_DEFAULTS = {"backend": BACKEND_DEFAULT}
+# Settings a comparison's variants differ in: not shared settings, but part of each variant's name.
+_VARIANT_KEYS = ("framework", "activation", "backend", "seed")
 
 
-def parse_variant(text: str) -> tuple[str, str]:
-    """``"tensorflow:crelu"`` -> ``("tensorflow", "crelu")``, or a one-line ConfigError (rule: options.VARIANT)."""
+def parse_variant(text: str) -> Variant:
+    """``"tensorflow:crelu@keras2"`` -> ``Variant("tensorflow", "crelu", "keras2")``; one-line ConfigError (options.VARIANT)."""
     return VARIANT.parse(text)
 
 
@@ -47,13 +56,28 @@ def parse_seeds(text: str) -> list[int]:
     return SEEDS.parse(text, SEEDS.flag)
 
 
-def variant_name(framework: str, activation: str) -> str:
-    return f"{framework}:{activation}"
+def variant_name(framework: str, activation: str, backend: str | None = None) -> str:
+    """``keras:relu``, ``keras:relu@jax``: the default backend is not written."""
+    return Variant(framework, activation, backend).name
 
 
-def all_variants() -> list[tuple[str, str]]:
-    """Every (framework, activation), frameworks first: the order comparisons list variants in."""
-    return [(framework, activation) for framework in FRAMEWORKS for activation in ACTIVATIONS]
+def all_variants() -> list[Variant]:
+    """Every variant that can run, runtime by runtime (the default first), then framework, then activation.
+
+    The order comparisons list variants in. The tensorflow framework runs only
+    where TensorFlow executes the ops.
+    """
+    return [Variant(framework, activation, backend) for backend in BACKENDS for framework in FRAMEWORKS
+            if framework != "tensorflow" or backend in TF_BACKENDS for activation in ACTIVATIONS]
+
+
+def resolve_variants(variants: Sequence[tuple[str, ...]], backend: str) -> list[Variant]:
+    """Variants as given (``Variant`` or ``(framework, activation[, backend])``), those without a backend on ``backend``."""
+    resolved = []
+    for v in variants:
+        variant = Variant(*v)
+        resolved.append(variant._replace(backend=variant.backend or backend))
+    return resolved
 
 
 @dataclass(frozen=True)
@@ -64,8 +88,16 @@ class PlannedRun:
     existing: Path | None  # a finished run with these exact settings, reused as is
 
 
-def plan(variants: Sequence[tuple[str, str]], seeds: Sequence[int], base: RunConfig, store: RunStore) -> list[PlannedRun]:
-    """Every variant x seed, each matched to a finished run in the store if one exists."""
+def plan(variants: Sequence[tuple[str, ...]], seeds: Sequence[int], base: RunConfig, store: RunStore) -> list[PlannedRun]:
+    """Every variant x seed, each matched to a finished run in the store if one exists.
+
+    A variant without a backend runs on ``base.backend``. Every runtime the
+    queue needs must be installed: a missing one is refused here, in one
+    line naming its pip command, before anything trains.
+    """
+    from . import runtime
+
+    variants = resolve_variants(variants, base.backend)
     if len(set(variants)) < len(variants):
         raise ConfigError("each variant may appear only once")
     finished: dict[tuple, Path] = {}
@@ -73,34 +105,21 @@ def plan(variants: Sequence[tuple[str, str]], seeds: Sequence[int], base: RunCon
         if info.status == "finished" and info.epochs_done >= info.epochs_total > 0:
             finished.setdefault(_key(info.config), info.path)
     planned = []
-    for framework, activation in variants:
+    for variant in variants:
         for seed in seeds:
-            cfg = replace(base, framework=framework, activation=activation, seed=seed).resolved()
-            planned.append(PlannedRun(variant_name(framework, activation), seed, cfg, finished.get(_key(cfg.to_dict()))))
+            cfg = replace(base, framework=variant.framework, activation=variant.activation, backend=variant.backend,
+                          seed=seed).resolved()
+            planned.append(PlannedRun(variant.name, seed, cfg, finished.get(_key(cfg.to_dict()))))
+    for backend in dict.fromkeys(item.config.backend for item in planned if item.existing is None):
+        runtime.require(backend)
     return planned
 
 
 def _key(config: dict[str, Any]) -> tuple:
-    return tuple(config.get(k) for k in _MATCH_KEYS)
+    return tuple(config.get(k, _MATCH_DEFAULTS.get(k)) for k in _MATCH_KEYS)
 
 
 # -- statistics -------------------------------------------------------------
-@dataclass
-class Stat:
-    values: list[float]
-    mean: float
-    std: float  # sample standard deviation (n-1); NaN for n < 2
-    n: int
-
-    @classmethod
-    def of(cls, values: Sequence[float]) -> "Stat":
-        vals = [float(v) for v in values]
-        n = len(vals)
-        mean = statistics.fmean(vals) if vals else math.nan
-        std = statistics.stdev(vals) if n >= 2 else math.nan
-        return cls(vals, mean, std, n)
-
-
 @dataclass
 class VariantSummary:
     variant: str
@@ -110,6 +129,9 @@ class VariantSummary:
     params: int
     runs: list[str]
     seeds: list[int]
+    # Training speed: the images of every epoch of every run over the time spent
+    # training them (the first epoch's graph tracing or compilation included).
+    images_per_second: float = math.nan
     curves: dict[str, list[float]] = field(default_factory=dict)  # mean/std per epoch, for the overlay
 
 
@@ -136,31 +158,14 @@ class Comparison:
         return json_safe(asdict(self))
 
 
-def welch(a: Stat, b: Stat) -> tuple[float, tuple[float, float], float]:
-    """Difference of means (b - a), its 95% CI and p-value, both from scipy's Welch t-test."""
-    diff = b.mean - a.mean
-    if a.n < 2 or b.n < 2:
-        return diff, (math.nan, math.nan), math.nan
-    if a.std == 0 and b.std == 0:
-        # Identical, noise-free results: any difference is exact (scipy would say NaN).
-        return diff, (diff, diff), (1.0 if diff == 0 else 0.0)
-    from scipy import stats
-
-    with warnings.catch_warnings():
-        # Near-identical accuracies trip scipy's "precision loss" warning; the
-        # p-value it returns is still the right answer (close to 1).
-        warnings.simplefilter("ignore", RuntimeWarning)
-        test = stats.ttest_ind(b.values, a.values, equal_var=False)
-        ci = test.confidence_interval(0.95)
-    return diff, (float(ci.low), float(ci.high)), float(test.pvalue)
-
-
 def summarize(groups: dict[str, list[RunRecord]], settings: dict[str, Any]) -> Comparison:
     variants = []
     for name, runs in groups.items():
         finals = [r.history[-1]["val_accuracy"] for r in runs if r.history]
         bests = [max(h["val_accuracy"] for h in r.history) for r in runs if r.history]
         seconds = [h["seconds"] for r in runs for h in r.history]
+        train_seconds = sum(h.get("train_seconds", h["seconds"]) for r in runs for h in r.history if r.train_samples)
+        images = sum(r.train_samples * len(r.history) for r in runs)
         curves: dict[str, list[float]] = {}
         depth = min((len(r.history) for r in runs), default=0)
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
@@ -177,6 +182,7 @@ def summarize(groups: dict[str, list[RunRecord]], settings: dict[str, Any]) -> C
                 runs=[str(r.path) for r in runs],
                 seeds=[int(r.config.get("seed", -1)) for r in runs],
                 curves=curves,
+                images_per_second=images / train_seconds if images and train_seconds > 0 else math.nan,
             )
         )
     # Each variant against the first (the baseline); with several such pairs
@@ -194,41 +200,6 @@ def summarize(groups: dict[str, list[RunRecord]], settings: dict[str, Any]) -> C
         pair.significant = bool(decisive < 0.05) if not math.isnan(decisive) else False
     per_epoch = trajectories({name: [r.history for r in runs] for name, runs in groups.items()})
     return Comparison(variants, pairs, verdict(variants, pairs, per_epoch), settings, per_epoch)
-
-
-def verdict(variants: list[VariantSummary], pairs: list[PairSummary], per_epoch: Trajectories | None = None) -> str:
-    """Plain sentences about the best-separated pair (or the only one), and whether its lead ever changed."""
-    if not pairs:
-        return "Only one variant: nothing to compare."
-    several = len(pairs) > 1
-
-    def decisive(p: PairSummary) -> float:
-        return p.p_holm if several else p.p_value
-
-    pair = min(pairs, key=lambda p: (math.isnan(decisive(p)), decisive(p)))
-    n = min(v.final_accuracy.n for v in variants if v.variant in (pair.a, pair.b))
-    better, worse = (pair.b, pair.a) if pair.diff >= 0 else (pair.a, pair.b)
-    points = abs(pair.diff) * 100
-    if math.isnan(pair.p_value):
-        text = (f"{better} is {points:.1f} points better than {worse} on one seed each; "
-                "that says nothing about noise: run at least 2 seeds (3 or more is better).")
-    else:
-        seeds = f"{n} seed{'s' if n != 1 else ''}"
-        ci = f"95% CI {pair.ci95[0] * 100:+.1f} to {pair.ci95[1] * 100:+.1f} points for {pair.b} - {pair.a}"
-        p_text = (f"Holm-corrected p={decisive(pair):.3f} over {len(pairs)} comparisons with {pair.a}"
-                  if several else f"p={pair.p_value:.3f}")
-        if points < 0.05:
-            text = f"{pair.a} and {pair.b} score the same on average over {seeds} ({p_text}; {ci})."
-        elif pair.significant:
-            text = f"{better} is {points:.1f} points better than {worse}, and with {seeds} that is significant ({p_text}; {ci})."
-        else:
-            text = (f"{better} is {points:.1f} points better than {worse}, but with {seeds} that is not significant "
-                    f"({p_text}; {ci}); run more seeds.")
-    trajectory = next((t for t in (per_epoch.pairs if per_epoch else []) if (t.a, t.b) == (pair.a, pair.b)), None)
-    if trajectory is not None and trajectory.lead_changed_at is not None:
-        text += (f" The lead changed at epoch {trajectory.lead_changed_at} of {len(trajectory.epochs)}; "
-                 "longer training may change the answer.")
-    return text
 
 
 # -- running ----------------------------------------------------------------
@@ -254,7 +225,7 @@ class CompareResult:
 
 
 def run_comparison(
-    variants: Sequence[tuple[str, str]],
+    variants: Sequence[tuple[str, ...]],
     seeds: Sequence[int],
     base: RunConfig,
     listener: Listener = ignore,
@@ -283,7 +254,7 @@ def run_comparison(
     store = RunStore(runs_dir)
     store.ensure()
     planned = plan(variants, seeds, base, store)
-    groups: dict[str, list[RunRecord]] = {variant_name(*v): [] for v in variants}
+    groups: dict[str, list[RunRecord]] = {item.variant: [] for item in planned}
     unfinished: list[UnfinishedRun] = []
     trained = reused = 0
     for index, item in enumerate(planned, start=1):
@@ -317,7 +288,7 @@ def run_comparison(
     if any(not runs for runs in groups.values()):
         # A variant with no finished run has nothing to compare.
         return CompareResult(None, None, {}, trained, reused, stopped=False, unfinished=unfinished)
-    settings = {k: v for k, v in planned[0].config.to_dict().items() if k not in ("framework", "activation", "seed")}
+    settings = {k: v for k, v in planned[0].config.to_dict().items() if k not in _VARIANT_KEYS}
     settings["seeds"] = list(seeds)
     comparison = summarize(groups, settings)
     folder, files = write_comparison(comparison, store.root)
@@ -346,24 +317,11 @@ def write_comparison(comparison: Comparison, runs_root: Path) -> tuple[Path, dic
     return folder, files
 
 
-def mean_std(stat: Stat, *, aligned: bool = False) -> str:
-    """``41.20 ± 1.35`` in accuracy points; ``± n/a`` for a single value, ``-`` for none.
-
-    ``aligned`` pads both numbers to fixed widths, so that the ± signs line up
-    in a plain-text column (the CLI's table); the app's table aligns by itself.
-    """
-    if math.isnan(stat.mean):
-        return "-"
-    mean_width, std_width = (6, 5) if aligned else (0, 0)
-    std = "n/a".rjust(std_width) if math.isnan(stat.std) else f"{stat.std * 100:{std_width}.2f}"
-    return f"{stat.mean * 100:{mean_width}.2f} ± {std}"
-
-
 # -- comparing finished runs --------------------------------------------------
 def group_runs(paths: Sequence[str | Path]) -> tuple[dict[str, list[RunRecord]], dict[str, Any]]:
     """Runs made earlier (any settings, any seeds) as a comparison's variant groups and settings.
 
-    Groups are keyed ``framework:activation`` in the canonical order of
+    Groups are keyed ``framework:activation[@backend]`` in the canonical order of
     :func:`all_variants` (not the order of ``paths``), so pairs always read
     "b - a" the same way. In the settings, a setting the runs share is one
     value and one they differ in is the list of its values: differences are
@@ -379,16 +337,17 @@ def group_runs(paths: Sequence[str | Path]) -> tuple[dict[str, list[RunRecord]],
         if not record.history:
             raise KvtError(f"run {record.run_id} has no finished epoch: unmark it, or resume it first (c)")
         cfg = record.config
-        groups.setdefault(variant_name(cfg.get("framework", "?"), cfg.get("activation", "?")), []).append(record)
+        groups.setdefault(variant_name(cfg.get("framework", "?"), cfg.get("activation", "?"), record.backend),
+                          []).append(record)
         if isinstance(cfg.get("seed"), int):
             seeds.add(cfg["seed"])
         for key, value in cfg.items():
-            if key in ("framework", "activation", "seed"):
+            if key in _VARIANT_KEYS:
                 continue
             known = values.setdefault(key, [])
             if value not in known:
                 known.append(value)
-    order = {variant_name(*v): i for i, v in enumerate(all_variants())}
+    order = {v.name: i for i, v in enumerate(all_variants())}
     groups = dict(sorted(groups.items(), key=lambda item: order.get(item[0], len(order))))
     settings: dict[str, Any] = {k: (v[0] if len(v) == 1 else v) for k, v in values.items()}
     settings["seeds"] = sorted(seeds)
@@ -401,27 +360,3 @@ def compare_runs(paths: Sequence[str | Path], runs_dir: str | Path) -> tuple[Com
     comparison = summarize(groups, settings)
     folder, _ = write_comparison(comparison, Path(runs_dir))
     return comparison, folder
-
-
-def format_table(comparison: Comparison) -> str:
-    """The plain-text table kvt-train prints (no Rich in the engine)."""
-    def pm(stat: Stat) -> str:
-        return mean_std(stat, aligned=True)
-
-    rows = [("variant", "n", "final acc %", "best acc %", "s/epoch", "params")]
-    for v in comparison.variants:
-        rows.append((v.variant, str(v.final_accuracy.n), pm(v.final_accuracy), pm(v.best_accuracy),
-                     f"{v.seconds_per_epoch:.1f}", f"{v.params:,}"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    for p in comparison.pairs:
-        ci = "n/a" if math.isnan(p.ci95[0]) else f"[{p.ci95[0] * 100:+.2f}, {p.ci95[1] * 100:+.2f}]"
-        pv = "n/a" if math.isnan(p.p_value) else f"{p.p_value:.3f}"
-        holm_text = "" if math.isnan(p.p_holm) else f" (Holm-corrected {p.p_holm:.3f})"
-        lines.append(f"{p.b} - {p.a}: {p.diff * 100:+.2f} points, 95% CI {ci}, Welch p = {pv}{holm_text}")
-    if comparison.per_epoch.pairs:
-        from .settling import format_trajectories
-
-        lines += ["", format_trajectories(comparison.per_epoch)]
-    return "\n".join(lines)

@@ -14,6 +14,7 @@ from typing import Any
 from .options import (  # noqa: F401  (FRAMEWORKS ... MAX_BATCH: re-exported, their old home)
     ACTIVATION,
     ACTIVATIONS,
+    BACKEND,
     DATA,
     FRAMEWORK,
     FRAMEWORKS,
@@ -22,6 +23,7 @@ from .options import (  # noqa: F401  (FRAMEWORKS ... MAX_BATCH: re-exported, th
     PRESETS,
     RECIPE,
     RUN_OPTIONS,
+    check_runs_on,
     whole_number,
 )
 from .recipes import get_recipe
@@ -31,6 +33,7 @@ from .recipes import get_recipe
 class RunConfig:
     framework: str = FRAMEWORK.default
     activation: str = ACTIVATION.default
+    backend: str = BACKEND.default  # the runtime: kvt_models.runtime
     data: str = DATA.default
     recipe: str = RECIPE.default
     epochs: int | None = None  # None: the recipe's
@@ -66,7 +69,9 @@ class RunConfig:
         self._checked()
 
     def _checked(self) -> dict[str, Any]:
-        return {key: option.check(getattr(self, key)) for key, option in RUN_OPTIONS.items()}
+        values = {key: option.check(getattr(self, key)) for key, option in RUN_OPTIONS.items()}
+        check_runs_on(values["framework"], values["backend"])
+        return values
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -7,6 +7,7 @@ another process can keep them without touching the framework.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable, Union
 
@@ -32,6 +33,7 @@ class TrainStarted:
     test_samples: int
     params: int
     class_names: list[str]
+    runtime: str = ""  # "Keras 3.15.1 on JAX 0.10.2": kvt_models.runtime.describe
     initial_epoch: int = 0
     # The rows of the epochs already finished (a resumed run's first
     # ``initial_epoch`` epochs), as in history.csv: a listener can draw the
@@ -60,7 +62,8 @@ class EpochEnded:
     val_loss: float
     val_accuracy: float
     lr: float
-    seconds: float
+    seconds: float  # the whole epoch: training, then the evaluation on the test set
+    train_seconds: float = math.nan  # the training part alone (img/s = train images / train_seconds)
 
     def as_row(self) -> dict[str, float | int]:
         """The row written to ``history.csv`` and shown in the metrics table."""
@@ -72,6 +75,7 @@ class EpochEnded:
             "val_accuracy": self.val_accuracy,
             "lr": self.lr,
             "seconds": self.seconds,
+            "train_seconds": self.train_seconds,
         }
 
 

@@ -6,7 +6,11 @@ TensorFlow and Keras keep memory from every ``model.fit`` in a process, and
 +500 MB over twenty). A long-lived front end such as the app therefore runs
 each training in a fresh ``spawn``-ed interpreter: the events travel back over
 one pipe as the same plain dataclasses, and a stop request travels down over
-another.
+another. A fresh interpreter per run is also what lets each run choose its
+own runtime (Keras 3 on TensorFlow, JAX or PyTorch, or Keras 2): a process
+holds one Keras backend, and the child's training activates the run's
+(:mod:`kvt_models.runtime`) before anything imports Keras; a resumed run's
+child reads it from the run's config.json.
 
 Nothing is shared with the child but those two pipes. A child can die at any
 instant (kill -9, the OOM killer, a segfault inside TensorFlow), and a lock,

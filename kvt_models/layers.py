@@ -3,8 +3,9 @@
 Two families, one per side of the "Keras vs. TensorFlow" question:
 
 * :class:`CReLU` is written with ``keras.ops`` only, so it runs on any Keras
-  backend. (Other activations on the Keras side are Keras's own
-  ``Activation`` layers.)
+  3 backend; on Keras 2 (``tf_keras``, which has no ``keras.ops``) the same
+  two ops come from its backend functions (:func:`kvt_models.runtime.ops`).
+  (Other activations on the Keras side are Keras's own ``Activation`` layers.)
 * :class:`TFActivation` calls a raw TensorFlow op (``tf.nn.crelu``,
   ``tf.nn.relu``, ...) inside a Keras layer: the 2018 post's point that you
   can drop TensorFlow into a Keras model.
@@ -13,24 +14,23 @@ Both are registered Layer subclasses with ``get_config``. The 2018 code used
 ``Lambda`` layers, which Keras 3 will only reload with ``safe_mode=False``
 (arbitrary code execution) or not at all; a registered class reloads with
 the default ``safe_mode=True`` once this module is imported.
+
+The classes subclass the Layer of this process's runtime
+(:func:`kvt_models.runtime.keras`), so import this module only after the
+runtime is chosen. ``TFActivation`` exists only where TensorFlow runs the ops.
 """
 
 from __future__ import annotations
 
-from .tfenv import import_tf
+from . import runtime
 
-tf, keras = import_tf()
+keras = runtime.keras()
+ops = runtime.ops()
 
 PACKAGE = "kvt"
 
 # The TensorFlow ops behind each activation name on the TensorFlow side.
-TF_OPS = {
-    "relu": tf.nn.relu,
-    "crelu": tf.nn.crelu,
-    "elu": tf.nn.elu,
-    "gelu": tf.nn.gelu,
-    "swish": tf.nn.silu,  # tf.nn.swish is an alias of tf.nn.silu
-}
+TF_OP_NAMES = {"relu": "relu", "crelu": "crelu", "elu": "elu", "gelu": "gelu", "swish": "silu"}  # swish is silu
 
 
 def _channel_axis(axis: int) -> int:
@@ -54,9 +54,7 @@ class CReLU(keras.layers.Layer):
         self.axis = _channel_axis(axis)
 
     def call(self, inputs):
-        return keras.ops.concatenate(
-            [keras.ops.relu(inputs), keras.ops.relu(-inputs)], axis=self.axis
-        )
+        return ops.concatenate([ops.relu(inputs), ops.relu(-inputs)], axis=self.axis)
 
     def compute_output_shape(self, input_shape):
         shape = list(input_shape)
@@ -68,34 +66,39 @@ class CReLU(keras.layers.Layer):
         return {**super().get_config(), "axis": self.axis}
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class TFActivation(keras.layers.Layer):
-    """An activation computed by a raw TensorFlow op (``tf.nn.<op>``) inside Keras."""
+if runtime.tf_engine():
+    from .tfenv import import_tf
 
-    uses_tensorflow_ops = True
+    tf = import_tf()
 
-    def __init__(self, op: str = "relu", axis: int = -1, **kwargs):
-        super().__init__(**kwargs)
-        if op not in TF_OPS:
-            raise ValueError(
-                f"`op` must be one of {sorted(TF_OPS)}. Received: op={op!r}"
-            )
-        self.op = op
-        self.axis = _channel_axis(axis)
+    @keras.saving.register_keras_serializable(package=PACKAGE)
+    class TFActivation(keras.layers.Layer):
+        """An activation computed by a raw TensorFlow op (``tf.nn.<op>``) inside Keras."""
 
-    def call(self, inputs):
-        if self.op == "crelu":
-            return tf.nn.crelu(inputs, axis=self.axis)
-        return TF_OPS[self.op](inputs)
+        uses_tensorflow_ops = True
 
-    def compute_output_shape(self, input_shape):
-        shape = list(input_shape)
-        if self.op == "crelu" and shape[self.axis] is not None:
-            shape[self.axis] *= 2
-        return tuple(shape)
+        def __init__(self, op: str = "relu", axis: int = -1, **kwargs):
+            super().__init__(**kwargs)
+            if op not in TF_OP_NAMES:
+                raise ValueError(
+                    f"`op` must be one of {sorted(TF_OP_NAMES)}. Received: op={op!r}"
+                )
+            self.op = op
+            self.axis = _channel_axis(axis)
 
-    def get_config(self):
-        return {**super().get_config(), "op": self.op, "axis": self.axis}
+        def call(self, inputs):
+            if self.op == "crelu":
+                return tf.nn.crelu(inputs, axis=self.axis)
+            return getattr(tf.nn, TF_OP_NAMES[self.op])(inputs)
+
+        def compute_output_shape(self, input_shape):
+            shape = list(input_shape)
+            if self.op == "crelu" and shape[self.axis] is not None:
+                shape[self.axis] *= 2
+            return tuple(shape)
+
+        def get_config(self):
+            return {**super().get_config(), "op": self.op, "axis": self.axis}
 
 
 def uses_tensorflow_ops(layer) -> bool:

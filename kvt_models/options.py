@@ -25,7 +25,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 from .errors import ConfigError, KvtError
 from .recipes import RECIPES
@@ -41,12 +41,24 @@ PRESETS: dict[str, tuple[str, str]] = {
     "tensorflow": ("tensorflow", "crelu"),  # minivggnet_tf.py
 }
 DATASET_NAMES: tuple[str, ...] = ("cifar10", "sample")
+# The runtimes a run can train on (kvt_models.runtime activates them), the default first.
+BACKENDS: dict[str, str] = {
+    "tensorflow": "Keras 3 on TensorFlow",
+    "jax": "Keras 3 on JAX",
+    "torch": "Keras 3 on PyTorch",
+    "keras2": "Keras 2 (tf_keras): the tf.keras of 2018",
+}
+# Where TensorFlow executes the ops: the only backends the tensorflow framework
+# (raw tf.nn ops inside its layers) can run on.
+TF_BACKENDS: tuple[str, ...] = ("tensorflow", "keras2")
 
 MAX_EPOCHS = 10_000
 MAX_BATCH = 65_536
 MAX_SEED = 2**32 - 1  # what keras.utils.set_random_seed (numpy) accepts
 MAX_SEEDS = 100  # a sanity bound on a comparison: 100 seeds x 10 variants is 1,000 runs
 MAX_LR = 10.0
+
+BACKEND_DEFAULT = "tensorflow"
 
 DATA_ALTERNATIVES = "choose cifar10, sample, or the path of an existing folder or .tar.gz"
 
@@ -195,13 +207,40 @@ def seed_list(text: str, name: str) -> list[int]:
     return seeds
 
 
-def variant(text: str, name: str) -> tuple[str, str]:
-    framework, sep, activation = (part.strip().lower() for part in text.partition(":"))
-    if sep and framework in FRAMEWORKS and activation in ACTIVATIONS:
-        return framework, activation
+class Variant(NamedTuple):
+    """One entry of a comparison: ``framework:activation@backend``; backend None means "the --backend flag's"."""
+
+    framework: str
+    activation: str
+    backend: str | None = None
+
+    @property
+    def name(self) -> str:
+        """``keras:relu``, ``keras:relu@jax``: no ``@`` for the default backend, as it is typed."""
+        suffix = f"@{self.backend}" if self.backend not in (None, BACKEND_DEFAULT) else ""
+        return f"{self.framework}:{self.activation}{suffix}"
+
+
+def check_runs_on(framework: str, backend: str, where: str = "") -> None:
+    """ConfigError when ``framework`` cannot run on ``backend``: the one rule, for flags, variants and configs."""
+    if framework == "tensorflow" and backend not in TF_BACKENDS:
+        raise ConfigError(
+            f"{where}the tensorflow framework cannot run on {backend}: its layers call raw tf.nn ops, which only "
+            f"TensorFlow executes; use backend {' or '.join(TF_BACKENDS)}, or the keras framework on {backend}"
+        )
+
+
+def variant(text: str, name: str) -> Variant:
+    body, at, backend = (part.strip().lower() for part in text.partition("@"))
+    framework, sep, activation = (part.strip() for part in body.partition(":"))
+    if sep and framework in FRAMEWORKS and activation in ACTIVATIONS and (not at or backend in BACKENDS):
+        if at:
+            check_runs_on(framework, backend, f"{name} {text.strip()!r}: ")
+        return Variant(framework, activation, backend if at else None)
     raise ConfigError(
-        f"{name} {text!r} must be framework:activation, with framework one of {', '.join(FRAMEWORKS)} "
-        f"and activation one of {', '.join(ACTIVATIONS)}, such as keras:relu"
+        f"{name} {text!r} must be framework:activation[@backend], with framework one of {', '.join(FRAMEWORKS)}, "
+        f"activation one of {', '.join(ACTIVATIONS)} and backend one of {', '.join(BACKENDS)}, "
+        "such as keras:relu or keras:relu@jax"
     )
 
 
@@ -217,6 +256,11 @@ FRAMEWORK = Option(
 ACTIVATION = Option(
     "activation", "activation", "--activation", rule=one_of(ACTIVATIONS), default="relu", metavar=_braces(ACTIVATIONS),
     help="activation after each conv/fc layer but the first; default relu",
+)
+BACKEND = Option(
+    "backend", "backend", "--backend", rule=one_of(BACKENDS), default=BACKEND_DEFAULT, metavar=_braces(BACKENDS),
+    help="the runtime: Keras 3 on tensorflow (default), jax or torch, or keras2 (tf_keras, Keras 2); "
+    "the tensorflow framework needs tensorflow or keras2",
 )
 PRESET = Option(
     "preset", "preset", "--preset", rule=one_of(sorted(PRESETS)), metavar=_braces(sorted(PRESETS)),
@@ -265,12 +309,13 @@ SEEDS = Option(
 )
 VARIANT = Option(
     "variants", "variant", "variant", rule=variant, metavar="VARIANT",
-    help="framework:activation, e.g. keras:relu tensorflow:crelu",
+    help="framework:activation[@backend], e.g. keras:relu keras:relu@jax tensorflow:crelu@keras2; "
+    "without @, the --backend flag's (default tensorflow)",
 )
 
 # RunConfig's fields, each with its option: what RunConfig.validate checks.
 RUN_OPTIONS: dict[str, Option] = {
-    o.key: o for o in (FRAMEWORK, ACTIVATION, DATA, RECIPE, EPOCHS, BATCH_SIZE, LR, SEED, TRAIN_LIMIT, TEST_LIMIT)
+    o.key: o for o in (FRAMEWORK, ACTIVATION, BACKEND, DATA, RECIPE, EPOCHS, BATCH_SIZE, LR, SEED, TRAIN_LIMIT, TEST_LIMIT)
 }
 OPTIONS: dict[str, Option] = {**RUN_OPTIONS, **{o.key: o for o in (PRESET, RUNS_DIR, SEEDS, VARIANT)}}
 

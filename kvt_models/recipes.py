@@ -29,7 +29,9 @@ class Recipe:
 
     def make_optimizer(self, lr: float, epochs: int, steps_per_epoch: int) -> Any:
         """Build a fresh Keras optimizer for a run of ``epochs`` x ``steps_per_epoch`` steps."""
-        import keras  # deferred: keras pulls in TensorFlow
+        from .runtime import keras as runtime_keras  # deferred: Keras pulls in its backend
+
+        keras = runtime_keras()  # Keras 3 or tf_keras: the same optimizer and schedule names
 
         if self.name == "seed-2018":
             # 2018: SGD(lr=INIT_LR, decay=INIT_LR / NUM_EPOCHS); Keras 2 applied the

@@ -25,7 +25,6 @@ on kill -9, whereas a pid is reused, and a dead run would read "running"
 from __future__ import annotations
 
 import csv
-import fcntl
 import io
 import json
 import os
@@ -39,9 +38,12 @@ from typing import Any, Callable
 from .atomic import atomic_save, atomic_write_bytes, atomic_write_json
 from .errors import RunStoreError
 from .events import EpochEnded, Listener
+from .locking import LOCK_FILE, RunLock, lock_held  # noqa: F401  (lock_held: re-exported, its old home)
 from .paths import default_runs_dir
 
-HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds", "train_seconds")
+# Runs written before train_seconds existed lack it: their rows read it as the whole epoch's seconds.
+_OPTIONAL_COLUMNS = {"train_seconds": "seconds"}
 CONFIG_FILE = "config.json"
 STATUS_FILE = "status.json"
 HISTORY_FILE = "history.csv"
@@ -49,71 +51,12 @@ REPORT_FILE = "report.json"
 MODEL_FILE = "model.keras"
 CURVES_FILE = "curves.png"
 CONFUSION_FILE = "confusion.png"
-LOCK_FILE = ".lock"
 
 STATUSES = ("running", "finished", "stopped", "failed")
 # What a run that can be continued may read as: a folder left by kill -9 reads
 # "stopped" (with a "killed or crashed" message), and one whose training child
 # was killed under a live parent "failed" (the parent says how it died).
 RESUMABLE_STATUSES = frozenset({"stopped", "failed"})
-
-
-# -- liveness ---------------------------------------------------------------
-class RunLock:
-    """An exclusive ``flock`` on a run's ``.lock``, held by the process that trains the run.
-
-    flock belongs to the open file, so the kernel drops it when the process
-    ends however it ends, and a second open of the file in the same process
-    (a reader here, another writer) sees it as held like any other process.
-    """
-
-    # A reader's probe (:func:`lock_held`) holds a shared lock for microseconds;
-    # a writer that meets one tries again rather than call the run busy.
-    _TRIES, _PAUSE_S = 50, 0.01
-
-    def __init__(self, file: Any):
-        self._file = file  # a file object: dropped without release(), it closes (and unlocks) itself
-
-    @classmethod
-    def take(cls, run_dir: Path) -> "RunLock | None":
-        """The run's lock, or None when another process (or writer) holds it."""
-        path = run_dir / LOCK_FILE
-        try:
-            # Python opens files non-inheritable: a program started from here does not keep the lock.
-            file = open(path, "ab")
-        except OSError as exc:
-            raise RunStoreError(f"could not write {path}: {exc.strerror or exc}; pick another --runs-dir") from exc
-        for _ in range(cls._TRIES):
-            try:
-                fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return cls(file)
-            except BlockingIOError:
-                time.sleep(cls._PAUSE_S)
-            except OSError as exc:
-                file.close()
-                raise RunStoreError(f"cannot lock {path}: {exc.strerror or exc}; pick a local --runs-dir") from exc
-        file.close()
-        return None
-
-    def release(self) -> None:
-        self._file.close()  # the only descriptor of this open file: the flock goes with it
-
-
-def lock_held(run_dir: Path) -> bool:
-    """Whether some process (this one included) holds the run's lock right now."""
-    try:
-        fd = os.open(run_dir / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return False  # no lock file: no kvt process has trained this run since locks exist
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False  # a filesystem without flock: nobody can hold it either
-    finally:
-        os.close(fd)  # drops the shared lock, if we got it
-    return False
 
 
 def read_json(path: Path) -> Any:
@@ -139,6 +82,13 @@ class RunInfo:
     last: dict[str, float] = field(default_factory=dict)  # the last history row
     created: str = ""
     params: int = 0
+    train_samples: int = 0
+    versions: dict[str, str] = field(default_factory=dict)  # the runtime: backend, keras, tensorflow, ...
+
+    @property
+    def backend(self) -> str:
+        """The runtime it trained on; runs made before the backend axis trained on TensorFlow."""
+        return str(self.config.get("backend") or self.versions.get("backend") or "tensorflow")
 
     @property
     def resumable(self) -> bool:
@@ -233,12 +183,19 @@ def read_history(path: Path) -> list[dict[str, float]]:
     rows = []
     for row in csv.DictReader(io.StringIO(text)):
         try:
-            parsed = {k: float(row[k]) for k in HISTORY_COLUMNS}
+            parsed = {k: float(row[k]) for k in HISTORY_COLUMNS if k not in _OPTIONAL_COLUMNS}
+            for k, fallback in _OPTIONAL_COLUMNS.items():
+                parsed[k] = float(row.get(k) or parsed[fallback])
         except (KeyError, TypeError, ValueError):
             continue
         parsed["epoch"] = int(parsed["epoch"])
         rows.append(parsed)
     return rows
+
+
+def _header(path: Path) -> tuple[str, ...]:
+    with open(path, newline="") as fh:
+        return tuple(next(csv.reader(fh), None) or HISTORY_COLUMNS)
 
 
 def _status_of(path: Path) -> tuple[str, str]:
@@ -271,6 +228,8 @@ def read_run_info(path: Path) -> RunInfo | None:
         last=history[-1] if history else {},
         created=str(config.get("created", "")),
         params=int(config.get("params") or 0),
+        train_samples=int(config.get("train_samples") or 0),
+        versions=dict(config.get("versions") or {}),
     )
 
 
@@ -316,11 +275,13 @@ class RunWriter:
         path = self.file(HISTORY_FILE)
         new = not path.exists() or path.stat().st_size == 0
         try:
+            # A run resumed from an older kvt keeps the columns its header has.
+            columns = HISTORY_COLUMNS if new else _header(path)
             with open(path, "a", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=HISTORY_COLUMNS)
+                writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
                 if new:
                     writer.writeheader()
-                writer.writerow({k: row[k] for k in HISTORY_COLUMNS})
+                writer.writerow({k: row.get(k, "") for k in columns})
                 fh.flush()
                 os.fsync(fh.fileno())
         except OSError as exc:
@@ -332,7 +293,7 @@ class RunWriter:
         writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, lineterminator="\r\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: row[k] for k in HISTORY_COLUMNS})
+            writer.writerow({k: row.get(k, "") for k in HISTORY_COLUMNS})
         atomic_write_bytes(self.file(HISTORY_FILE), buf.getvalue().encode())
 
     def write_report(self, report: dict[str, Any], confusion: list[list[int]], class_names: list[str]) -> None:

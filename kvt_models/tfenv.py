@@ -1,4 +1,4 @@
-"""Import TensorFlow and Keras quietly, once, off the start-up path.
+"""Import TensorFlow quietly, once, off the start-up path.
 
 TensorFlow's C++ runtime writes its logs (oneDNN notices, CPU feature lines,
 absl warnings) straight to file descriptor 2, below Python. On a Textual
@@ -35,18 +35,19 @@ def quiet_fd2() -> Iterator[None]:
         os.close(devnull)
 
 
-def import_tf() -> tuple[Any, Any]:
-    """Return ``(tensorflow, keras)``, importing them quietly the first time."""
+def import_tf() -> Any:
+    """Return the ``tensorflow`` module, importing it quietly the first time.
+
+    It does not choose a Keras: :func:`kvt_models.runtime.activate` does
+    (Keras 3 or ``tf_keras`` behind ``tf.keras``), and calls this first.
+    """
     with _lock:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        # Keras 3 is what we want behind tf.keras; never the legacy tf_keras package.
-        os.environ.setdefault("TF_USE_LEGACY_KERAS", "0")
         import sys
 
         if "tensorflow" not in sys.modules:
             with quiet_fd2():
                 import tensorflow as tf  # noqa: F401
-                import keras  # noqa: F401
             try:
                 import absl.logging
 
@@ -54,7 +55,6 @@ def import_tf() -> tuple[Any, Any]:
             except ImportError:
                 pass
             tf.get_logger().setLevel("ERROR")
-        import keras
         import tensorflow as tf
 
-        return tf, keras
+        return tf

@@ -6,11 +6,12 @@ child process. Both take the same four steps, and differ only in the first:
 
 1. open: the settings, the epochs already finished, and how to get the run
    folder -- all checked before anything slow, so a mistake costs nothing;
-2. prepare: load the data, build MiniVGGNet (or reload its checkpoint)
-   inside a ``tf.distribute`` strategy scope (the default one on a single
-   machine, so multi-device strategies can come later without a rewrite),
-   then take the run folder: made now for a new run, locked again for a
-   resumed one;
+2. prepare: start the run's runtime (:func:`kvt_models.runtime.activate`:
+   Keras 3 on TensorFlow, JAX or PyTorch, or Keras 2), load the data, build
+   MiniVGGNet (or reload its checkpoint) -- where TensorFlow runs it, inside a
+   ``tf.distribute`` strategy scope (the default one on a single machine, so
+   multi-device strategies can come later without a rewrite) -- then take the
+   run folder: made now for a new run, locked again for a resumed one;
 3. fit: ``model.fit(verbose=0)`` with :class:`~kvt_models.callbacks.KvtCallback`;
 4. finish: evaluate on the test split with scikit-learn, write the report
    and the plots, set the status.
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from . import runtime
 from .config import RunConfig
 from .errors import KvtError, TrainingDiverged, is_user_error, one_line
 from .events import Listener, StageChanged, TrainEnded, TrainFailed, TrainStarted, ignore
@@ -56,20 +58,17 @@ class TrainResult:
 
 
 def framework_versions() -> dict[str, str]:
-    from .tfenv import import_tf
-
-    tf, keras = import_tf()
-    return {"tensorflow": tf.__version__, "keras": keras.__version__, "tf.keras": tf.keras.__version__}
+    """The runtime's backend and versions, as config.json records them (see runtime.versions)."""
+    return runtime.versions()
 
 
 def build_compiled_model(cfg: RunConfig, num_classes: int, steps_per_epoch: int) -> Any:
     """MiniVGGNet for ``cfg``, compiled with its recipe, inside the strategy scope."""
     from .architectures import build_minivggnet
-    from .tfenv import import_tf
 
-    tf, keras = import_tf()
+    keras = runtime.activate(cfg.backend)
     recipe = get_recipe(cfg.recipe)
-    with tf.distribute.get_strategy().scope():
+    with runtime.strategy_scope():
         model = build_minivggnet(cfg.framework, cfg.activation, num_classes=num_classes)
         model.compile(
             optimizer=recipe.make_optimizer(cfg.lr, cfg.epochs, steps_per_epoch),
@@ -124,11 +123,12 @@ class _Opened:
 
 def _open_new(config: RunConfig, store: RunStore) -> _Opened:
     cfg = config.resolved()
+    runtime.require(cfg.backend)  # a missing extra: one line naming the pip command, before anything slow
     store.ensure()  # a bad runs dir fails before minutes of data loading
 
     def take_folder(facts: dict[str, Any]) -> RunRecorder:
         # Made only now, with everything known: bad data leaves no run folder behind.
-        return store.create({"config": cfg.to_dict(), **facts}, label=f"{cfg.framework}-{cfg.activation}")
+        return store.create({"config": cfg.to_dict(), **facts}, label=_label(cfg))
 
     return _Opened(cfg, 0, None, take_folder)
 
@@ -146,6 +146,8 @@ def _open_existing(run_dir: Path) -> _Opened:
         cfg.validate()
     except (TypeError, KvtError) as exc:
         raise KvtError(f"cannot resume {run_dir}: its {CONFIG_FILE} is not valid ({exc})") from None
+    # Its own runtime: a checkpoint reloads where it was written (Keras 2's differs from Keras 3's).
+    runtime.require(cfg.backend)
     done = len(read_history(run_dir))
     if done and not (run_dir / MODEL_FILE).is_file():
         raise KvtError(f"cannot resume {run_dir}: {MODEL_FILE} is missing, so there is nothing to continue from")
@@ -200,6 +202,11 @@ class _Run:
         cfg, listener = opened.cfg, self.listener
         from .data import load_dataset
 
+        # First of all: Keras's backend is fixed by its first import, which may
+        # come from the data loader (keras.datasets).
+        listener(StageChanged("starting", f"{runtime.BACKENDS[cfg.backend]}"))
+        keras = runtime.activate(cfg.backend)
+
         listener(StageChanged("loading data", cfg.data))
         data = load_dataset(
             cfg.data, train_limit=cfg.train_limit, test_limit=cfg.test_limit, seed=cfg.seed,
@@ -208,14 +215,11 @@ class _Run:
 
         listener(StageChanged("building model", f"{cfg.framework} + {cfg.activation}"))
         from .pipeline import make_dataset
-        from .tfenv import import_tf
 
-        tf, keras = import_tf()
         keras.backend.clear_session()  # drop graphs of earlier runs in this process
-        # Same seed + same config = same history on CPU: seeded Python/NumPy/TF
-        # generators, and TF kernels (and tf.data) forced onto deterministic paths.
-        keras.utils.set_random_seed(cfg.seed + opened.done)
-        tf.config.experimental.enable_op_determinism()
+        # Same seed + same config = same history on CPU: seeded Python/NumPy/backend
+        # generators, and on TensorFlow its kernels (and tf.data) forced onto deterministic paths.
+        runtime.seed_everything(cfg.seed + opened.done)
         steps = math.ceil(len(data.x_train) / cfg.batch_size)
         if opened.checkpoint is not None:
             model = _load_checkpoint(opened.checkpoint, steps * opened.done)
@@ -227,19 +231,21 @@ class _Run:
         else:
             model = build_compiled_model(cfg, data.num_classes, steps)
         params = int(model.count_params())
+        versions = framework_versions()
         recorder = self.recorder = opened.take_folder({
             "class_names": data.class_names,
             "data_source": data.source,
             "train_samples": int(len(data.x_train)),
             "test_samples": int(len(data.x_test)),
             "params": params,
-            "versions": framework_versions(),
+            "versions": versions,
         })
         started = TrainStarted(
             run_id=recorder.run_id,
             run_dir=str(recorder.path),
             framework=cfg.framework,
             activation=cfg.activation,
+            runtime=runtime.describe(versions),
             epochs=cfg.epochs,
             steps_per_epoch=steps,
             batch_size=cfg.batch_size,
@@ -289,7 +295,7 @@ class _Run:
             recorder.save_model(p.model.save)
         files = {name: str(recorder.file(file)) for name, file in (
             ("config", CONFIG_FILE), ("history", HISTORY_FILE), ("report", REPORT_FILE), ("model", MODEL_FILE))}
-        title = f"Training Loss and Accuracy ({cfg.framework} + {cfg.activation})"
+        title = f"Training Loss and Accuracy ({cfg.framework} + {cfg.activation}{_on(cfg)})"
         if history:
             files["curves"] = str(save_curves(history, recorder.file(CURVES_FILE), title))
         files["confusion"] = str(save_confusion(evaluation.confusion, evaluation.class_names, recorder.file(CONFUSION_FILE)))
@@ -326,11 +332,10 @@ class _Run:
 def _load_checkpoint(path: Path, iterations: int) -> Any:
     """Reload model.keras with its optimizer, safely (registered layers, safe_mode=True)."""
     from . import layers  # noqa: F401 - registers CReLU and TFActivation for deserialization
-    from .tfenv import import_tf
 
-    tf, keras = import_tf()
+    keras = runtime.keras()  # the run's own runtime, activated by _prepare
     try:
-        with tf.distribute.get_strategy().scope():
+        with runtime.strategy_scope():
             model = keras.saving.load_model(path, safe_mode=True)
     except Exception as exc:  # noqa: BLE001 - any failure to read a checkpoint means "bad file"
         raise KvtError(f"cannot resume {path.parent}: {MODEL_FILE} cannot be read ({type(exc).__name__}); start a new run") from exc
@@ -340,3 +345,13 @@ def _load_checkpoint(path: Path, iterations: int) -> Any:
     # checkpoint and its history row can leave the optimizer one epoch ahead.
     model.optimizer.iterations.assign(iterations)
     return model
+
+
+def _on(cfg: RunConfig) -> str:
+    """`` on jax`` for a run off the default runtime, else nothing: how labels and titles name it."""
+    return f" on {cfg.backend}" if cfg.backend != runtime.BACKEND_DEFAULT else ""
+
+
+def _label(cfg: RunConfig) -> str:
+    """The run folder's label: ``keras-relu``, ``keras-relu-jax``."""
+    return f"{cfg.framework}-{cfg.activation}" + (f"-{cfg.backend}" if _on(cfg) else "")

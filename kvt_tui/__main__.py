@@ -54,7 +54,7 @@ def build_parser() -> _Parser:
     )
     # The same declarations as kvt-train's flags and the form's fields (kvt_models/options.py):
     # a value is refused here exactly as it would be there.
-    for option in (options.DATA, options.RUNS_DIR, options.FRAMEWORK, options.ACTIVATION, options.EPOCHS):
+    for option in (options.DATA, options.RUNS_DIR, options.FRAMEWORK, options.ACTIVATION, options.BACKEND, options.EPOCHS):
         options.add_flag(p, option)
     return p
 
@@ -65,6 +65,7 @@ def create_app(
     runs_dir: str | os.PathLike[str] | None = None,
     framework: str = "keras",
     activation: str = "relu",
+    backend: str = "tensorflow",
     epochs: int | None = None,
     train_limit: int | None = None,
     test_limit: int | None = None,
@@ -78,7 +79,7 @@ def create_app(
     from .app import KvtApp  # Textual: imported when an app is made, not for --help or a usage error
 
     initial = RunConfig(
-        framework=framework, activation=activation, data=data, epochs=epochs,
+        framework=framework, activation=activation, backend=backend, data=data, epochs=epochs,
         train_limit=train_limit, test_limit=test_limit,
     )
     root = Path(runs_dir).expanduser() if runs_dir is not None else default_runs_dir()
@@ -218,6 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             runs_dir=runs_dir,
             framework=args.framework,
             activation=args.activation,
+            backend=args.backend,
             epochs=args.epochs,
             log_path=log_path,
         )

@@ -27,6 +27,7 @@ from .messages import CompareDone, ModelsDescribed, message_for
 
 if TYPE_CHECKING:
     from kvt_models.config import RunConfig
+    from kvt_models.options import Variant
     from kvt_models.events import Event
 
 log = logging.getLogger("kvt_tui")
@@ -71,7 +72,7 @@ def resume(post: Post, run_dir: Path, stop: threading.Event) -> Any:
 
 
 def compare(
-    post: Post, variants: list[tuple[str, str]], seeds: list[int], base: RunConfig, stop: threading.Event,
+    post: Post, variants: list[Variant], seeds: list[int], base: RunConfig, stop: threading.Event,
     runs_dir: Path, train_fn: Callable[..., Any] | None,
 ) -> None:
     """A comparison queue: trains what is missing (a child process per run), reuses the rest, posts the summary."""

@@ -17,9 +17,10 @@ from tui_support import FakeEngine, render_screen_text, write_run
 FIXED_RUN_ID = "20240101-120000-tensorflow-crelu-abcd"
 FIXED_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 FIXED_CONFIG = {
-    "framework": "tensorflow", "activation": "crelu", "data": "sample", "recipe": "seed-2018",
+    "framework": "tensorflow", "activation": "crelu", "backend": "tensorflow", "data": "sample", "recipe": "seed-2018",
     "epochs": 3, "batch_size": 32, "lr": 0.01, "seed": 7, "train_limit": 300, "test_limit": 100,
 }
+FIXED_VERSIONS = {"backend": "tensorflow", "keras": "3.15.1", "tensorflow": "2.21.0"}
 FIXED_HISTORY = [
     {"epoch": 1, "loss": 2.1034, "accuracy": 0.2250, "val_loss": 1.9876, "val_accuracy": 0.2800, "lr": 0.0097, "seconds": 12.5},
     {"epoch": 2, "loss": 1.8120, "accuracy": 0.3410, "val_loss": 1.7702, "val_accuracy": 0.3600, "lr": 0.0094, "seconds": 11.9},
@@ -73,6 +74,7 @@ def write_fixed_run(runs_dir: Path, run_id: str, created: str, config: dict[str,
         runs_dir, config, history, run_id=run_id, created=created,
         report=(_report_from_confusion(confusion, FIXED_CLASSES), confusion, FIXED_CLASSES),
         class_names=FIXED_CLASSES, data_source="bundled sample", train_samples=300, test_samples=100, params=params,
+        versions=FIXED_VERSIONS,
     )
 
 

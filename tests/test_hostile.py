@@ -144,10 +144,10 @@ def test_nan_loss_stops_the_run_marks_it_failed_and_says_why(tmp_path, monkeypat
     import kvt_models.training as training
     from kvt_models.cli import main
     from kvt_models.errors import is_user_error
-    from kvt_models.tfenv import import_tf
+    from kvt_models.runtime import keras as runtime_keras
     from kvt_models.training import TrainingDiverged
 
-    _, keras = import_tf()
+    keras = runtime_keras()
     real = training.build_compiled_model
 
     def poisoned(cfg, num_classes, steps):
@@ -200,8 +200,8 @@ def test_a_full_disk_while_saving_fails_in_one_line_and_keeps_what_was_written(t
     run = read_run(run_dir)
     assert run.status == "failed" and [int(r["epoch"]) for r in run.history] == [1]
     assert not [p for p in run_dir.iterdir() if ".tmp" in p.name]  # no temp files left behind
-    from kvt_models.tfenv import import_tf
+    from kvt_models.runtime import keras as runtime_keras
 
-    _, keras = import_tf()
+    keras = runtime_keras()
     import kvt_models.layers  # noqa: F401
     keras.saving.load_model(run_dir / "model.keras")  # the epoch-1 checkpoint is whole

@@ -26,6 +26,7 @@ from kvt_tui.widgets.config_form import FORM_FIELDS, read_field
 FRONT_ENDS: dict[str, tuple[str, bool]] = {
     "framework": ("framework", True),
     "activation": ("activation", True),
+    "backend": ("backend", True),
     "data": ("data-path", True),
     "recipe": ("recipe", False),
     "epochs": ("epochs", True),
@@ -47,6 +48,9 @@ CASES: list[tuple[str, str, Any, str | None]] = [
     ("activation", "crelu", "crelu", None),
     ("activation", " GELU ", "gelu", None),
     ("activation", "tanh", None, "must be one of relu, crelu, elu, gelu, swish, got 'tanh'"),
+    ("backend", "jax", "jax", None),
+    ("backend", "Keras2", "keras2", None),
+    ("backend", "pytorch", None, "must be one of tensorflow, jax, torch, keras2, got 'pytorch'"),
     ("data", "cifar10", "cifar10", None),
     ("data", "CIFAR-10", "cifar10", None),
     ("data", "cifar_10", "cifar10", None),
@@ -123,9 +127,20 @@ def _form(field_id: str, text: str) -> tuple[Any, str | None]:
         return None, str(exc)
 
 
-def _validate(key: str, value: Any) -> str | None:
+def _validate(key: str, value: Any, **others: Any) -> str | None:
     try:
-        RunConfig(**{key: value}).validate()
+        RunConfig(**{key: value, **others}).validate()
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
+def _kvt_train_error(argv: list[str]) -> str | None:
+    """What kvt-train says for a combination of flags, before anything trains."""
+    from kvt_models.cli import config_from_args
+
+    try:
+        config_from_args(build_parser().parse_args(argv))
     except ConfigError as exc:
         return str(exc)
     return None
@@ -212,21 +227,36 @@ def test_compare_seeds_refusals(text: str) -> None:
     )
 
 
-@pytest.mark.parametrize("text", ["keras", "keras:tanh", "torch:relu", ":relu", "keras:relu:x"])
+@pytest.mark.parametrize("text", ["keras", "keras:tanh", "torch:relu", ":relu", "keras:relu:x", "keras:relu@mxnet", "keras:relu@"])
 def test_compare_variants_refusals(text: str) -> None:
     with pytest.raises(ConfigError) as from_parser:
         build_compare_parser().parse_args([text])
     with pytest.raises(ConfigError) as from_function:
         parse_variant(text)
     assert str(from_parser.value) == str(from_function.value) == (
-        f"variant {text!r} must be framework:activation, with framework one of keras, tensorflow "
-        "and activation one of relu, crelu, elu, gelu, swish, such as keras:relu"
+        f"variant {text!r} must be framework:activation[@backend], with framework one of keras, tensorflow, "
+        "activation one of relu, crelu, elu, gelu, swish and backend one of tensorflow, jax, torch, keras2, "
+        "such as keras:relu or keras:relu@jax"
     )
 
 
-def test_compare_variants_are_read_like_the_framework_and_activation_flags() -> None:
-    args = build_compare_parser().parse_args(["Keras:ReLU", " tensorflow:crelu "])
-    assert args.variants == [("keras", "relu"), ("tensorflow", "crelu")] == [parse_variant(v) for v in ("Keras:ReLU", "tensorflow:crelu")]
+def test_compare_variants_are_read_like_the_framework_activation_and_backend_flags() -> None:
+    args = build_compare_parser().parse_args(["Keras:ReLU", " tensorflow:crelu ", "keras:gelu@JAX", "tensorflow:crelu@keras2"])
+    expected = [("keras", "relu", None), ("tensorflow", "crelu", None), ("keras", "gelu", "jax"), ("tensorflow", "crelu", "keras2")]
+    assert args.variants == expected == [parse_variant(v) for v in ("Keras:ReLU", "tensorflow:crelu", "keras:gelu@JAX", "tensorflow:crelu@keras2")]
+    assert [v.name for v in args.variants] == ["keras:relu", "tensorflow:crelu", "keras:gelu@jax", "tensorflow:crelu@keras2"]
+    assert parse_variant("keras:relu@tensorflow").name == "keras:relu"  # the default runtime is not written
+
+
+def test_the_tensorflow_framework_is_refused_on_jax_and_torch_with_the_same_reason_everywhere() -> None:
+    reason = ("the tensorflow framework cannot run on jax: its layers call raw tf.nn ops, which only TensorFlow "
+              "executes; use backend tensorflow or keras2, or the keras framework on jax")
+    with pytest.raises(ConfigError) as from_variant:
+        parse_variant("tensorflow:crelu@jax")
+    assert str(from_variant.value) == f"variant 'tensorflow:crelu@jax': {reason}"
+    assert _validate("framework", "tensorflow", backend="jax") == reason
+    assert _kvt_train_error(["--framework", "tensorflow", "--backend", "jax"]) == reason
+    assert _validate("framework", "tensorflow", backend="keras2") is None
 
 
 def test_runs_dir_and_preset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

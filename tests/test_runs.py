@@ -185,3 +185,14 @@ def test_the_recorder_saves_the_checkpoint_then_the_row_then_tells_the_listener(
     assert order == [("checkpoint", []), ("listener", [1])]
     assert (w.path / "model.keras").read_bytes() == b"weights" and [r["epoch"] for r in w.history] == [1]
     w.close()
+
+
+def test_a_history_written_before_train_seconds_reads_and_resumes_in_its_own_columns(tmp_path):
+    """Runs made before img/s was measured lack train_seconds: they read the whole epoch's seconds instead."""
+    w = RunStore(tmp_path).create({"config": {"epochs": 3}}, "x")
+    (w.path / "history.csv").write_text("epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds\r\n1,2,0.2,2,0.2,0.01,12.5\r\n")
+    assert read_history(w.path)[0]["train_seconds"] == 12.5
+    w.append_history({**_row(2), "train_seconds": 9.0})  # a resumed epoch keeps the file's header
+    rows = read_history(w.path)
+    assert [r["epoch"] for r in rows] == [1, 2] and rows[1]["train_seconds"] == rows[1]["seconds"]
+    w.close()

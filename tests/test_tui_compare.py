@@ -180,7 +180,7 @@ async def test_compare_two_variants_two_seeds_then_reuse(
         await pilot.pause()
         assert app.query_one("#views").active == "compare"
         view = app.query_one(CompareView)
-        assert view.variants() == [("keras", "relu"), ("tensorflow", "crelu")]
+        assert [v.name for v in view.variants()] == ["keras:relu", "tensorflow:crelu"]
         assert "g Run queue" in screen_text(app).splitlines()[-1]
 
         # A bad seed count: explained under the field, and g refuses.

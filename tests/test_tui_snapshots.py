@@ -45,6 +45,15 @@ def check_snapshot(name: str, text: str, app: Any) -> None:
         pytest.fail(f"screen {name} differs from {expected_path}:\n{diff}")
 
 
+@pytest.fixture(autouse=True)
+def runtimes_as_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The screens show which runtimes are installed: pin CI's set (the README's test command installs
+    jax and keras2, not torch), so that a developer with PyTorch installed gets the same screens."""
+    from kvt_models import runtime
+
+    monkeypatch.setattr(runtime, "available", lambda backend: backend in ("tensorflow", "jax", "keras2"))
+
+
 def still_app(**options: Any) -> Any:
     """The app, with animations off: the tabs' underline slides into place at start-up
     (0.3 s, started by a timer), and a screenshot may catch it on the way."""

@@ -21,7 +21,7 @@ from kvt_models.config import ACTIVATIONS, RunConfig
 from kvt_models.events import BatchEnded, Event, StageChanged, TrainEnded, TrainStarted
 from kvt_models.recipes import RECIPES
 from kvt_models.runs import RunStore, RunWriter
-from kvt_tui.widgets.config_form import DATASET_OPTIONS, FRAMEWORK_OPTIONS
+from kvt_tui.widgets.config_form import BACKEND_OPTIONS, DATASET_OPTIONS, FRAMEWORK_OPTIONS
 
 SIZE = (100, 30)
 TRAINING_TIMEOUT = 300  # seconds; generous for a loaded 2-core machine
@@ -56,6 +56,7 @@ async def focus_with_tab(pilot: Pilot, widget_id: str) -> None:
 SELECT_VALUES = {
     "framework": [value for _, value in FRAMEWORK_OPTIONS],
     "activation": list(ACTIVATIONS),
+    "backend": [value for _, value in BACKEND_OPTIONS],
     "dataset": [value for _, value in DATASET_OPTIONS],
     "recipe": list(RECIPES),
 }

@@ -15,12 +15,12 @@ from .dataset import CIFAR10_CLASSES, Dataset, Progress
 
 def load_keras_cifar10(say: Progress) -> Dataset:
     say("loading CIFAR-10 through Keras (a 170 MB download the first time)")
-    # Keras (and TensorFlow behind it) is imported here only: seconds and hundreds
-    # of MB that the sample and local paths never need.
-    from kvt_models.tfenv import import_tf
+    # Keras (and its backend behind it) is imported here only: seconds and hundreds
+    # of MB that the sample and local paths never need. The run's runtime: Keras 3 or tf_keras.
+    from kvt_models.runtime import keras as runtime_keras
 
     try:
-        _tf, keras = import_tf()
+        keras = runtime_keras()
         (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
         channels_first = keras.backend.image_data_format() == "channels_first"
     except Exception as exc:  # noqa: BLE001 - urllib, ssl, hash and extraction errors all mean "no usable download"

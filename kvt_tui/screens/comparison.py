@@ -16,19 +16,19 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from kvt_models.compare import Comparison, PairSummary, VariantSummary, mean_std
+from kvt_models.compare import Comparison, PairSummary, VariantSummary, images_per_second, mean_std
 
 from ..widgets.compare_curves import CompareCurves
 from ..widgets.difference_curves import DifferenceCurves
 
-VARIANT_COLUMNS = ("variant", "n", "final acc %", "best acc %", "s/epoch", "params")
+VARIANT_COLUMNS = ("variant", "n", "final acc %", "best acc %", "img/s", "s/epoch", "params")
 PAIR_COLUMNS = ("pair (b - a)", "diff pts", "95% CI pts", "Welch p")
 
 
 def variant_row(v: VariantSummary) -> tuple[str, ...]:
     seconds = "-" if math.isnan(v.seconds_per_epoch) else f"{v.seconds_per_epoch:.1f}"
     return (v.variant, str(v.final_accuracy.n), mean_std(v.final_accuracy), mean_std(v.best_accuracy),
-            seconds, f"{v.params:,}")
+            images_per_second(v), seconds, f"{v.params:,}")
 
 
 def pair_row(p: PairSummary) -> tuple[str, ...]:

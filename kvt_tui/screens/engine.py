@@ -27,6 +27,7 @@ from textual.worker import Worker, WorkerState
 
 from kvt_models.config import RunConfig
 from kvt_models.errors import one_line
+from kvt_models.options import Variant
 from kvt_models.stopping import StopRequest
 
 from .. import jobs
@@ -68,6 +69,7 @@ class EngineScreen(Screen[None]):
         self.comparing = False  # ... and it is a comparison queue
         self.quit_after_run = False  # the app exits once the run on the worker has stopped and is saved
         self.current_run: Path | None = None  # the live run, or the last one trained here
+        self._runtime = ""  # the live run's runtime, "Keras 3.15.1 on JAX 0.10.2"
         self.last_comparison: Comparison | None = None  # the last one shown, with its folder
         self.last_comparison_folder: Path | None = None
         self._stop: threading.Event | None = None
@@ -114,17 +116,17 @@ class EngineScreen(Screen[None]):
     # -- starting and stopping -----------------------------------------------------
     def start_run(self, config: RunConfig) -> Worker[Any]:
         """Train a new run (in a child process)."""
-        stop = self._begin("starting", f"{config.framework} + {config.activation} on {config.data}")
+        stop = self._begin("starting", f"{config.framework} + {config.activation} on {config.backend}, data {config.data}")
         return self._train_worker(config, stop)
 
     def start_resume(self, run_dir: Path, detail: str) -> Worker[Any]:
         """Continue a run from its last finished epoch (in a child process)."""
         return self._resume_worker(run_dir, self._begin("resuming", detail))
 
-    def start_comparison(self, variants: list[tuple[str, str]], seeds: list[int], base: RunConfig) -> Worker[Any]:
+    def start_comparison(self, variants: list[Variant], seeds: list[int], base: RunConfig) -> Worker[Any]:
         """Train every variant x seed that has no finished run yet (a child process each), then summarise."""
         total = len(variants) * len(seeds)
-        names = ", ".join(f"{f}:{a}" for f, a in variants)
+        names = ", ".join(v.name for v in variants)
         stop = self._begin("comparing", f"{total} runs: {names} x seeds 1..{len(seeds)}", comparing=True)
         self.compare_view.set_status(f"queued {total} runs: {names} x {len(seeds)} seeds")
         self.compare_view.set_verdict("")
@@ -174,7 +176,7 @@ class EngineScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="train", name="comparison")
     def _compare_worker(
-        self, variants: list[tuple[str, str]], seeds: list[int], base: RunConfig, stop: threading.Event
+        self, variants: list[Variant], seeds: list[int], base: RunConfig, stop: threading.Event
     ) -> None:
         jobs.compare(self.post_message, variants, seeds, base, stop, self.runs_dir, self.train_fn)
 
@@ -212,6 +214,7 @@ class EngineScreen(Screen[None]):
     def _on_started(self, message: StartedMessage) -> None:
         event = message.event
         self.current_run = Path(event.run_dir)
+        self._runtime = event.runtime  # the report says which Keras ran it
         self.sub_title = f"run {event.run_id}"
         self.progress.started(event)
         if event.initial_epoch > 0:
@@ -236,7 +239,8 @@ class EngineScreen(Screen[None]):
         accuracy = event.report.get("accuracy")
         acc_text = f" · test accuracy {accuracy:.4f}" if accuracy is not None else ""
         summary = f"{event.status} after {event.epochs_done} epoch{'s' if event.epochs_done != 1 else ''}{acc_text}"
-        self.report.show(event.report, event.confusion, event.class_names, f"{event.run_id}: {summary}")
+        on = f" · {self._runtime}" if self._runtime else ""
+        self.report.show(event.report, event.confusion, event.class_names, f"{event.run_id}: {summary}{on}")
         self.progress.finished(f"{summary} · saved in {event.run_dir}")
         if self.comparing:
             return  # one run of a queue: the comparison's end says it all

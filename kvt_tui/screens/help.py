@@ -41,6 +41,13 @@ HELP_TEXT = """\
   model. "TensorFlow" puts raw tf.nn ops (tf.nn.crelu, ...) inside the
   activation layers; "Keras" uses keras layers and ops only.
 
+[b]Backends[/b]
+  Keras 3 on TensorFlow (default), JAX or PyTorch, or Keras 2 (tf_keras,
+  the tf.keras of 2018). "TensorFlow" needs TensorFlow or Keras 2. Each
+  run trains in a process of its own, on its own backend; a runtime that
+  is not installed is greyed out, with its pip command under the field.
+  In the Compare tab, keras:relu@jax is keras:relu on JAX.
+
 [b]Logs[/b]
   TensorFlow's own log lines go to {log_path}, never to the screen.
 

@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from kvt_models.runs import RunRecord
+from kvt_models.runtime import describe
 
 from ..widgets.history_view import HistoryView
 from ..widgets.report import ReportView
@@ -28,8 +29,13 @@ def run_title(record: RunRecord) -> str:
     cfg = record.config
     return (
         f"{record.run_id} · {record.status} · {cfg.get('framework', '?')} + {cfg.get('activation', '?')} · "
-        f"{record.epochs_done}/{record.epochs_total} epochs · data {cfg.get('data', '?')}"
+        f"{record.epochs_done}/{record.epochs_total} epochs · data {cfg.get('data', '?')} · on {record.backend}"
     )
+
+
+def runtime_of(record: RunRecord) -> str:
+    """``Keras 3.15.1 on JAX 0.10.2``; a run from before the backend axis recorded only its versions."""
+    return describe({"backend": record.backend, **record.versions})
 
 
 class RunScreen(Screen[Path | None]):
@@ -63,6 +69,7 @@ class RunScreen(Screen[Path | None]):
         self.query_one(HistoryView).set_history(record.history)
         accuracy = (record.report or {}).get("accuracy")
         summary = f"{record.status}" + (f" · test accuracy {accuracy:.4f}" if accuracy is not None else "")
+        summary += f" · {runtime_of(record)}"
         if record.message:
             summary += f" · {record.message}"
         self.query_one(ReportView).show(record.report, record.confusion, record.class_names, summary)

@@ -1,7 +1,9 @@
 """The Compare tab: pick variants and a seed count, then run the queue (``g``).
 
-Every chosen ``framework:activation`` trains once per seed 1..K, with the
-data, recipe, epochs, batch, LR and limits of the configuration form. This
+Every chosen ``framework:activation[@backend]`` trains once per seed 1..K,
+with the data, recipe, epochs, batch, LR and limits of the configuration
+form; no ``@`` means Keras 3 on TensorFlow, as on the command line. Variants
+on a runtime that is not installed are greyed out. This
 widget only collects the choice and shows where the queue is ("run i of n");
 the app runs the queue on a worker and shows the results on a screen of
 their own (:class:`~kvt_tui.screens.comparison.CompareScreen`).
@@ -13,13 +15,16 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Label, SelectionList, Static
+from textual.widgets.selection_list import Selection
 
+from kvt_models import runtime
 from kvt_models.compare import all_variants
 from kvt_models.config import parse_int
 from kvt_models.errors import ConfigError, KvtError
 from kvt_models.events import QueueProgress
+from kvt_models.options import Variant
 
-DEFAULT_VARIANTS = (("keras", "relu"), ("tensorflow", "crelu"))
+DEFAULT_VARIANTS = ("keras:relu", "tensorflow:crelu")
 DEFAULT_SEEDS = 3
 MAX_SEEDS = 100  # a sanity bound: 100 seeds x 10 variants is already 1,000 runs
 
@@ -42,15 +47,18 @@ class CompareView(VerticalScroll, can_focus=False):
         yield Static("Compare variants", classes="pane-title")
         yield Static(
             "Each variant trains once per seed 1..K, with the data, recipe, epochs, batch, LR and limits "
-            "on the left. Finished runs with the same settings are reused.",
+            "on the left. Finished runs with the same settings are reused. @jax, @torch, @keras2: another "
+            "runtime (greyed out: not installed).",
             id="compare-hint",
             classes="hint",
             markup=False,
         )
+        # Looked up on disk (no import), once: this tab is built after the first frame.
+        installed = set(runtime.installed())
         yield SelectionList[str](
             *(
-                (f"{framework}:{activation}", f"{framework}:{activation}", (framework, activation) in DEFAULT_VARIANTS)
-                for framework, activation in all_variants()
+                Selection(v.name, v.name, v.name in DEFAULT_VARIANTS, disabled=v.backend not in installed)
+                for v in all_variants()
             ),
             id="compare-variants",
         )
@@ -67,15 +75,15 @@ class CompareView(VerticalScroll, can_focus=False):
         yield Static("", id="compare-verdict", markup=False)
 
     # -- reading -------------------------------------------------------------
-    def variants(self) -> list[tuple[str, str]]:
+    def variants(self) -> list[Variant]:
         """The checked variants, in the list's order (not the order they were ticked)."""
         chosen = set(self.query_one("#compare-variants", SelectionList).selected)
-        return [v for v in all_variants() if f"{v[0]}:{v[1]}" in chosen]
+        return [v for v in all_variants() if v.name in chosen]
 
     def seed_count(self) -> int:
         return parse_seed_count(self.query_one("#compare-seeds", Input).value)
 
-    def choice(self) -> tuple[list[tuple[str, str]], list[int]]:
+    def choice(self) -> tuple[list[Variant], list[int]]:
         """(variants, seeds 1..K), or a one-line KvtError saying what to fix."""
         variants = self.variants()
         if not variants:

@@ -13,9 +13,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, OptionList, Select, Static
 
-from kvt_models import options
+from kvt_models import options, runtime
 from kvt_models.config import RunConfig
 from kvt_models.errors import KvtError
 from kvt_models.options import Option
@@ -25,7 +25,15 @@ FRAMEWORK_OPTIONS: list[tuple[str, str]] = [
     ("Keras", "keras"),
     ("TensorFlow (tf.keras + TF ops)", "tensorflow"),
 ]
-FRAMEWORK_NOTE = "tf.keras is Keras 3 (TF ≥ 2.16): the TensorFlow side differs by raw tf.nn ops in its layers (m)."
+# The runtimes, in options.BACKENDS's order; those not installed are greyed out (see _check_runtimes).
+BACKEND_OPTIONS: list[tuple[str, str]] = [
+    ("TensorFlow", "tensorflow"),
+    ("JAX", "jax"),
+    ("PyTorch", "torch"),
+    ("Keras 2 (tf_keras)", "keras2"),
+]
+BACKEND_NAMES = dict((value, prompt) for prompt, value in BACKEND_OPTIONS)
+FRAMEWORK_NOTE = "tf.keras is Keras 3 (TF ≥ 2.16; Keras 2 on the keras2 backend): the TensorFlow side differs by raw tf.nn ops in its layers (m)."
 DATASET_OPTIONS: list[tuple[str, str]] = [
     ("CIFAR-10", "cifar10"),
     ("bundled sample", "sample"),
@@ -46,6 +54,7 @@ TEXT_FIELDS: dict[str, tuple[str, Option]] = {
 FORM_FIELDS: dict[str, Option] = {
     "framework": options.FRAMEWORK,
     "activation": options.ACTIVATION,
+    "backend": options.BACKEND,
     "data-path": options.DATA,
     "recipe": options.RECIPE,
     **{field_id: option for field_id, (_, option) in TEXT_FIELDS.items()},
@@ -55,6 +64,13 @@ FORM_FIELDS: dict[str, Option] = {
 def read_field(field_id: str, text: str) -> object:
     """The form's validator: the value of a field, or ConfigError with the option's one-line message."""
     return FORM_FIELDS[field_id].parse(text)
+
+
+def missing_runtimes_text(missing: list[str]) -> str:
+    """The hint under the backend: what is greyed out (not installed), and the pip command for each."""
+    if not missing:
+        return ""
+    return "\n".join(f"{BACKEND_NAMES[b]} not installed: {runtime.install_hint(b)}" for b in missing)
 
 
 def describe_data(spec: str) -> str:
@@ -113,6 +129,14 @@ class ConfigForm(VerticalScroll, can_focus=False):
             "Activation",
             Select([(a, a) for a in options.ACTIVATIONS], value=cfg.activation, allow_blank=False, compact=True, id="activation"),
         )
+        yield self._row(
+            "Backend",
+            Select(BACKEND_OPTIONS, value=cfg.backend, allow_blank=False, compact=True, id="backend"),
+        )
+        yield Static("", id="backend-error", classes="field-error", markup=False)
+        backend_hint = Static("", id="backend-hint", classes="hint", markup=False)
+        backend_hint.display = False  # until _check_runtimes finds one missing
+        yield backend_hint
         named = options.dataset_name(cfg.data)
         yield self._row(
             "Dataset",
@@ -153,8 +177,10 @@ class ConfigForm(VerticalScroll, can_focus=False):
     def on_mount(self) -> None:
         self._update_placeholders()
         self._check_all()
-        # After the first frame: describing the dataset imports numpy.
+        # After the first frame: describing the dataset imports numpy, and finding
+        # the installed runtimes looks on disk.
         self.call_after_refresh(self._check_data)
+        self.call_after_refresh(self._check_runtimes)
 
     # -- reading -------------------------------------------------------------
     @property
@@ -171,12 +197,14 @@ class ConfigForm(VerticalScroll, can_focus=False):
         """The RunConfig the form describes; ConfigError (one line) when a field is wrong."""
         self._check_all()
         self._check_data()
+        self._check_backend()
         if self.errors:
             raise next(iter(self.errors.values()))
         values = {fid: read_field(fid, self.query_one(f"#{fid}", Input).value) for fid in TEXT_FIELDS}
         config = RunConfig(
             framework=str(self.query_one("#framework", Select).value),
             activation=str(self.query_one("#activation", Select).value),
+            backend=str(self.query_one("#backend", Select).value),
             data=read_field("data-path", self.data_spec()),  # type: ignore[arg-type]
             recipe=str(self.query_one("#recipe", Select).value),
             epochs=values["epochs"],  # type: ignore[arg-type]
@@ -214,6 +242,35 @@ class ConfigForm(VerticalScroll, can_focus=False):
         if is_path and event.select.has_focus:
             # Chosen by the user just now: the path is what they type next.
             self.query_one("#data-path", Input).focus()
+
+    @on(Select.Changed, "#framework, #backend")
+    def _runtime_changed(self) -> None:
+        self._check_backend()
+
+    def _check_runtimes(self) -> None:
+        """Grey out the runtimes that are not installed, and say how to install them."""
+        missing = [b for _, b in BACKEND_OPTIONS if not runtime.available(b)]
+        overlay = self.query_one("#backend", Select).query_one(OptionList)
+        for index, (_, value) in enumerate(BACKEND_OPTIONS):
+            if value in missing:
+                overlay.disable_option_at_index(index)
+        hint = self.query_one("#backend-hint", Static)
+        hint.update(missing_runtimes_text(missing))
+        hint.display = bool(missing)
+        self._check_backend()
+
+    def _check_backend(self) -> None:
+        """The framework must run on the backend (tf.nn ops need TensorFlow), and the backend must be installed."""
+        framework = str(self.query_one("#framework", Select).value)
+        backend = str(self.query_one("#backend", Select).value)
+        try:
+            options.check_runs_on(framework, backend)
+            runtime.require(backend)
+        except KvtError as exc:
+            self._set_error("backend", exc)
+        else:
+            self._set_error("backend", None)
+        self._publish_validity()
 
     @on(Select.Changed, "#recipe")
     def _recipe_changed(self, event: Select.Changed) -> None:

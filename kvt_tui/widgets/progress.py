@@ -46,8 +46,9 @@ class TrainingProgress(Vertical):
         self._epoch_seconds = []
         self.stage = "training"
         self._status(
-            f"training {event.framework} + {event.activation}: {event.train_samples:,} images, "
-            f"batch {event.batch_size}, {event.params:,} params"
+            f"training {event.framework} + {event.activation}"
+            + (f" on {event.runtime}" if event.runtime else "")
+            + f": {event.train_samples:,} images, batch {event.batch_size}, {event.params:,} params"
         )
         self.query_one("#progress-epoch", Static).update(f"epoch {event.initial_epoch + 1}/{event.epochs}")
         self.query_one(ProgressBar).update(total=event.steps_per_epoch, progress=0)

@@ -29,7 +29,7 @@ MARK = "●"
 
 
 class RunsView(Vertical):
-    """A DataTable of runs: mark, status, framework + activation, epochs done/total, val acc."""
+    """A DataTable of runs: mark, status, framework + activation, epochs done/total, val acc, backend."""
 
     BINDINGS = [
         Binding("c", "resume", "Resume"),
@@ -72,6 +72,7 @@ class RunsView(Vertical):
         table.add_column("model", key="model")
         table.add_column("epochs", key="epochs")
         table.add_column("val_acc", key="val_acc")
+        table.add_column("backend", key="backend")
         table.add_column("run", key="run")
         yield table
 
@@ -96,6 +97,7 @@ class RunsView(Vertical):
                 f"{cfg.get('framework', '?')} + {cfg.get('activation', '?')}",
                 f"{info.epochs_done}/{info.epochs_total}",
                 f"{val_acc:.4f}" if val_acc is not None else "-",
+                info.backend,
                 info.run_id,
                 key=str(info.path),
             )
