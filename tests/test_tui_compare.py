@@ -26,7 +26,7 @@ from kvt_tui.widgets.history_view import HistoryView
 from kvt_tui.widgets.metrics_table import MetricsTable
 from kvt_tui.widgets.runs_view import RunsView
 
-from tui_support import SIZE, FakeEngine, history_rows, ready, record_notifications, type_into, wait_all, write_run
+from tui_support import SIZE, FakeEngine, InstantEngine, history_rows, ready, record_notifications, type_into, wait_all, write_run
 
 TINY = {"train_limit": 64, "test_limit": 40}
 
@@ -165,13 +165,13 @@ def queue_events(monkeypatch: pytest.MonkeyPatch) -> list[QueueProgress]:
 async def test_compare_two_variants_two_seeds_then_reuse(
     tmp_path: Path, queue_events: list[QueueProgress], screen_text: Callable[[Any], str]
 ) -> None:
-    from kvt_models.training import train
-
     runs_dir = tmp_path / "runs"
-    # Real training, in this process: a child process per run (the app's default,
-    # checked in test_s_stops_a_comparison_queue; real children are trained in
-    # test_isolated.py) would add four TensorFlow start-ups, ~30 s.
-    app = create_app(data="sample", runs_dir=runs_dir, epochs=1, train_fn=train, **TINY)
+    # The subject is the Compare tab (queue, results, reuse), not training: the
+    # runs are written at once (real queues train in test_compare.py, and in
+    # child processes in test_isolated.py; the app's child-process default is
+    # checked in test_s_stops_a_comparison_queue).
+    engine = InstantEngine()
+    app = create_app(data="sample", runs_dir=runs_dir, epochs=1, train_fn=engine, **TINY)
     notifications = record_notifications(app)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await ready(pilot)
@@ -203,6 +203,7 @@ async def test_compare_two_variants_two_seeds_then_reuse(
             (1, 4, "keras:relu", 1, False), (2, 4, "keras:relu", 2, False),
             (3, 4, "tensorflow:crelu", 1, False), (4, 4, "tensorflow:crelu", 2, False),
         ]
+        assert len(engine.calls) == 4
         screen = app.screen
         assert isinstance(screen, CompareScreen)
         stats = screen.query_one("#compare-stats", DataTable)
@@ -224,6 +225,7 @@ async def test_compare_two_variants_two_seeds_then_reuse(
         await pilot.press("g")
         await wait_all(pilot)
         assert [e.reused for e in queue_events] == [True] * 4
+        assert len(engine.calls) == 4  # nothing trained again
         assert isinstance(app.screen, CompareScreen)
         assert len([p for p in runs_dir.iterdir() if p.is_dir() and p.name != "comparisons"]) == 4
         assert "0 trained, 4 reused" in str(app.query_one("#compare-status", Static).render())

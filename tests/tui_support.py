@@ -18,7 +18,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Select
 
 from kvt_models.config import ACTIVATIONS, RunConfig
-from kvt_models.events import BatchEnded, Event, StageChanged, TrainEnded, TrainStarted
+from kvt_models.events import BatchEnded, EpochEnded, Event, StageChanged, TrainEnded, TrainStarted
 from kvt_models.recipes import RECIPES
 from kvt_models.runs import RunStore, RunWriter
 from kvt_tui.widgets.config_form import BACKEND_OPTIONS, DATASET_OPTIONS, FRAMEWORK_OPTIONS
@@ -225,3 +225,34 @@ def spying(train_fn: Callable[..., Any], event_type: type, seen: threading.Event
         return train_fn(config, spy, **kwargs)
 
     return spying_train
+
+
+class InstantEngine:
+    """Stands in for the engine where training is not the subject (the Compare tab's queue, its reuse).
+
+    Each call writes a finished run at once, with the run store's own writer
+    and the resolved settings as the engine records them (so a comparison
+    reuses it next time), tells the app about it with the engine's events,
+    and returns what run_comparison reads of a TrainResult. Accuracies differ
+    by seed and variant so the statistics have something to show. Real
+    queues train in tests/test_compare.py and tests/test_isolated.py.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[RunConfig] = []
+
+    def __call__(self, config: RunConfig, listener: Callable[[Event], None], *,
+                 stop: threading.Event, runs_dir: Path, **_: Any) -> SimpleNamespace:
+        cfg = config.resolved()
+        self.calls.append(cfg)
+        lead = 0.02 if cfg.framework == "tensorflow" else 0.0
+        rows = history_rows([0.30 + lead + 0.01 * cfg.seed + 0.05 * epoch for epoch in range(cfg.epochs)])
+        names = ["airplane", "automobile"]
+        path = write_run(Path(runs_dir), cfg.to_dict(), rows, params=1000, class_names=names)
+        listener(TrainStarted(path.name, str(path), cfg.framework, cfg.activation, cfg.epochs, 2, cfg.batch_size,
+                              64, 40, 1000, names))
+        for row in rows:
+            listener(EpochEnded(cfg.epochs and int(row["epoch"]), cfg.epochs, row["loss"], row["accuracy"],
+                                row["val_loss"], row["val_accuracy"], row["lr"], row["seconds"]))
+        listener(TrainEnded(path.name, str(path), "finished", cfg.epochs))
+        return SimpleNamespace(status="finished", run_dir=path, message="")
