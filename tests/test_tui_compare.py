@@ -195,7 +195,8 @@ async def test_compare_two_variants_two_seeds_then_reuse(
         await type_into(pilot, "compare-seeds", "2")
         assert not error.display
         await pilot.press("escape", "g")
-        assert main.training and main.comparing
+        # The stand-in engine finishes the queue at once, so the queue may be
+        # over before the key press returns: wait for it, then check its work.
         await wait_all(pilot)
         assert not main.training
 
