@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from .errors import KvtError, one_line
 from .events import EpochEnded, Listener, TrainFailed, TrainStarted, ignore
+from .stopping import StopRequest
 
 if TYPE_CHECKING:
     from .config import RunConfig
@@ -219,8 +220,6 @@ def _mark_failed(run_dir: Path, message: str) -> None:
 @contextlib.contextmanager
 def _waker(stop: threading.Event) -> Iterator[Connection | None]:
     """A connection readable once ``stop`` is set, or None for a plain Event (checked on a timer)."""
-    from .stopping import StopRequest
-
     if isinstance(stop, StopRequest):
         with stop.waker() as conn:
             yield conn
@@ -243,7 +242,7 @@ def train_isolated(
     minutes of training) and gives all of its memory back when it ends.
     """
     return call_isolated(
-        "train", listener, stop or threading.Event(), config, runs_dir=runs_dir, batch_interval=batch_interval
+        "train", listener, stop or StopRequest(), config, runs_dir=runs_dir, batch_interval=batch_interval
     )
 
 
@@ -255,7 +254,7 @@ def resume_isolated(
     batch_interval: float = 0.2,
 ) -> TrainResult:
     """:func:`kvt_models.training.resume`, in a child process: the same arguments, events and result."""
-    return call_isolated("resume", listener, stop or threading.Event(), run_dir, batch_interval=batch_interval)
+    return call_isolated("resume", listener, stop or StopRequest(), run_dir, batch_interval=batch_interval)
 
 
 def describe_isolated(
@@ -267,7 +266,7 @@ def describe_isolated(
     ~600 MB). The app asks for every variant at once, here, so that it never
     holds TensorFlow itself.
     """
-    return call_isolated("describe_models", ignore, stop or threading.Event(), list(variants))
+    return call_isolated("describe_models", ignore, stop or StopRequest(), list(variants))
 
 
 @contextlib.contextmanager
