@@ -140,6 +140,10 @@ def activate(backend: str) -> Any:
 
             raise KvtError(f"backend {backend} is installed but cannot be imported ({one_line(exc)}); "
                            f"reinstall it: {install_hint(backend)}") from exc
+        if backend == "tensorflow":
+            from .kernels import install  # Keras 2 has the fused batch norm already
+
+            install(module)
         _active, _keras = backend, module
         return module
 
