@@ -65,6 +65,7 @@ def _add_training_flags(p: argparse.ArgumentParser, *, variant_flags: bool = Tru
         add_flag(p, options.SEED)
     add_flag(p, options.TRAIN_LIMIT)
     add_flag(p, options.TEST_LIMIT)
+    add_flag(p, options.PRECISION)
     add_flag(p, options.RUNS_DIR)
 
 
@@ -110,6 +111,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         seed=args.seed,
         train_limit=args.train_limit,
         test_limit=args.test_limit,
+        precision=args.precision,
     ).resolved()
 
 
@@ -303,7 +305,7 @@ def compare_main(argv: Sequence[str]) -> int:
         variants, seeds = args.variants, args.seeds
         base = RunConfig(backend=args.backend, data=args.data, recipe=args.recipe, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, seed=0, train_limit=args.train_limit,
-                         test_limit=args.test_limit)
+                         test_limit=args.test_limit, precision=args.precision)
         base.resolved()  # validate before any training
     except KvtError as exc:
         print(f"kvt-train: error: {exc}", file=err)

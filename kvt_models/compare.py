@@ -33,15 +33,16 @@ from .events import Listener, QueueProgress, ignore
 from .options import BACKEND_DEFAULT, BACKENDS, SEEDS, TF_BACKENDS, VARIANT, Variant
 from .runs import RunRecord, RunStore, read_run
 from .settling import Trajectories, holm, trajectories
+from .precision import LEGACY as LEGACY_PRECISION
 from .stats import Stat, mean_std, welch  # noqa: F401  (mean_std: re-exported, its old home)
 from .verdict import format_table, images_per_second, verdict  # noqa: F401  (re-exported, their old home)
 
 COMPARISONS_DIR = "comparisons"
 # Settings that must match for a finished run to stand in for a new one.
 _MATCH_KEYS = ("framework", "activation", "backend", "data", "recipe", "epochs", "batch_size", "lr", "seed",
-               "train_limit", "test_limit")
+               "train_limit", "test_limit", "precision")
 # What a run made before a setting existed trained with: runs older than the backend axis ran on TensorFlow.
-_MATCH_DEFAULTS = {"backend": BACKEND_DEFAULT}
+_MATCH_DEFAULTS = {"backend": BACKEND_DEFAULT, "precision": LEGACY_PRECISION}
 # Settings a comparison's variants differ in: not shared settings, but part of each variant's name.
 _VARIANT_KEYS = ("framework", "activation", "backend", "seed")
 

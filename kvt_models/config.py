@@ -20,12 +20,15 @@ from .options import (  # noqa: F401  (FRAMEWORKS ... MAX_BATCH: re-exported, th
     FRAMEWORKS,
     MAX_BATCH,
     MAX_EPOCHS,
+    PRECISION,
     PRESETS,
     RECIPE,
     RUN_OPTIONS,
     check_runs_on,
     whole_number,
 )
+from .precision import LEGACY as LEGACY_PRECISION
+from .precision import resolve as resolve_precision
 from .recipes import get_recipe
 
 
@@ -42,6 +45,7 @@ class RunConfig:
     seed: int | None = None  # None: a random seed, recorded in config.json
     train_limit: int | None = None
     test_limit: int | None = None
+    precision: str = PRECISION.default  # "auto": resolved() picks float32 or bfloat16 (kvt_models.precision)
 
     def resolved(self) -> "RunConfig":
         """Validate, put each value in its canonical form, fill the recipe's defaults and a seed.
@@ -62,6 +66,7 @@ class RunConfig:
             batch_size=cfg.batch_size if cfg.batch_size is not None else recipe.batch_size,
             lr=cfg.lr if cfg.lr is not None else recipe.lr,
             seed=seed,
+            precision=resolve_precision(cfg.precision, cfg.backend),
         )
 
     def validate(self) -> None:
@@ -80,7 +85,8 @@ class RunConfig:
     def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
         """Build from a config.json dict, ignoring keys this version does not know."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        # Runs made before the precision setting trained in float32, whatever "auto" means now.
+        return cls(**{"precision": LEGACY_PRECISION, **{k: v for k, v in data.items() if k in known}})
 
 
 def parse_int(name: str, text: str, low: int, high: int | None = None) -> int:

@@ -52,6 +52,13 @@ BACKENDS: dict[str, str] = {
 # (raw tf.nn ops inside its layers) can run on.
 TF_BACKENDS: tuple[str, ...] = ("tensorflow", "keras2")
 
+# The compute precision (kvt_models.precision); "auto" is resolved when a run is configured.
+PRECISIONS: dict[str, str] = {
+    "auto": "bfloat16 on Keras 3 on TensorFlow where the CPU has native bf16 instructions, else float32",
+    "float32": "float32 throughout",
+    "bfloat16": "bf16 math, float32 weights and statistics (Keras's mixed_bfloat16)",
+}
+
 MAX_EPOCHS = 10_000
 MAX_BATCH = 65_536
 MAX_SEED = 2**32 - 1  # what keras.utils.set_random_seed (numpy) accepts
@@ -262,6 +269,11 @@ BACKEND = Option(
     help="the runtime: Keras 3 on tensorflow (default), jax or torch, or keras2 (tf_keras, Keras 2); "
     "the tensorflow framework needs tensorflow or keras2",
 )
+PRECISION = Option(
+    "precision", "precision", "--precision", rule=one_of(PRECISIONS), default="auto", metavar=_braces(PRECISIONS),
+    help="compute precision: float32, bfloat16 (bf16 math over float32 weights), or auto (default: bfloat16 on "
+    "the tensorflow runtime where the CPU has native bf16, else float32); config.json records the choice",
+)
 PRESET = Option(
     "preset", "preset", "--preset", rule=one_of(sorted(PRESETS)), metavar=_braces(sorted(PRESETS)),
     help="the post's two programs: framework and activation at once",
@@ -315,7 +327,8 @@ VARIANT = Option(
 
 # RunConfig's fields, each with its option: what RunConfig.validate checks.
 RUN_OPTIONS: dict[str, Option] = {
-    o.key: o for o in (FRAMEWORK, ACTIVATION, BACKEND, DATA, RECIPE, EPOCHS, BATCH_SIZE, LR, SEED, TRAIN_LIMIT, TEST_LIMIT)
+    o.key: o for o in (FRAMEWORK, ACTIVATION, BACKEND, DATA, RECIPE, EPOCHS, BATCH_SIZE, LR, SEED, TRAIN_LIMIT, TEST_LIMIT,
+                       PRECISION)
 }
 OPTIONS: dict[str, Option] = {**RUN_OPTIONS, **{o.key: o for o in (PRESET, RUNS_DIR, SEEDS, VARIANT)}}
 

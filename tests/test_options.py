@@ -35,6 +35,7 @@ FRONT_ENDS: dict[str, tuple[str, bool]] = {
     "seed": ("seed", False),
     "train_limit": ("train-limit", False),
     "test_limit": ("test-limit", False),
+    "precision": ("precision", False),
 }
 
 ABSENT = "no-such-dataset"  # a relative path; each test runs in an empty tmp_path

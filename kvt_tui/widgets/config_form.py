@@ -57,6 +57,7 @@ FORM_FIELDS: dict[str, Option] = {
     "backend": options.BACKEND,
     "data-path": options.DATA,
     "recipe": options.RECIPE,
+    "precision": options.PRECISION,
     **{field_id: option for field_id, (_, option) in TEXT_FIELDS.items()},
 }
 
@@ -155,6 +156,11 @@ class ConfigForm(VerticalScroll, can_focus=False):
             Select([(name, name) for name in RECIPES], value=cfg.recipe, allow_blank=False, compact=True, id="recipe"),
         )
         yield Static(recipe_hint(cfg.recipe), id="recipe-hint", classes="hint", markup=False)
+        yield self._row(
+            "Precision",
+            Select([(p, p) for p in options.PRECISIONS], value=cfg.precision, allow_blank=False, compact=True,
+                   id="precision"),
+        )
         values = {
             "epochs": cfg.epochs,
             "batch-size": cfg.batch_size,
@@ -207,6 +213,7 @@ class ConfigForm(VerticalScroll, can_focus=False):
             backend=str(self.query_one("#backend", Select).value),
             data=read_field("data-path", self.data_spec()),  # type: ignore[arg-type]
             recipe=str(self.query_one("#recipe", Select).value),
+            precision=str(self.query_one("#precision", Select).value),
             epochs=values["epochs"],  # type: ignore[arg-type]
             batch_size=values["batch-size"],  # type: ignore[arg-type]
             lr=values["lr"],  # type: ignore[arg-type]
