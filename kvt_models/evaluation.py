@@ -31,9 +31,16 @@ def evaluate_predictions(y_true: np.ndarray, y_pred: np.ndarray, class_names: li
     return Evaluation(report=report, confusion=cm.astype(int).tolist(), class_names=list(class_names), text=text)
 
 
-def predict_classes(model: Any, x_uint8: np.ndarray, batch_size: int) -> np.ndarray:
-    """Argmax predictions, scaling each batch to [0, 1] on the fly (no float copy of the set)."""
+def predict_classes(model: Any, x_uint8: np.ndarray, batch_size: int, *, flip: bool = False) -> np.ndarray:
+    """Argmax predictions, scaling each batch to [0, 1] on the fly (no float copy of the set).
+
+    ``flip``: test-time augmentation -- the mean of the softmax of each image
+    and of its mirror image, for recipes that train on flipped images.
+    """
     from .pipeline import make_dataset
 
-    probs = model.predict(make_dataset(x_uint8, None, batch_size, shuffle=False), verbose=0)
-    return np.asarray(probs).argmax(axis=1)
+    probs = np.asarray(model.predict(make_dataset(x_uint8, None, batch_size, shuffle=False), verbose=0))
+    if flip:
+        mirrored = np.ascontiguousarray(x_uint8[:, :, ::-1])
+        probs = probs + np.asarray(model.predict(make_dataset(mirrored, None, batch_size, shuffle=False), verbose=0))
+    return probs.argmax(axis=1)

@@ -26,6 +26,9 @@ class Recipe:
     lr: float
     augment: bool = False
     label_smoothing: float = 0.0
+    shift: int = 4  # augmentation: the largest shift, in pixels (with a random flip)
+    weight_decay: float = 5e-4
+    tta_flip: bool = False  # the final test report averages each image's and its mirror's predictions
 
     def make_optimizer(self, lr: float, epochs: int, steps_per_epoch: int) -> Any:
         """Build a fresh Keras optimizer for a run of ``epochs`` x ``steps_per_epoch`` steps."""
@@ -51,7 +54,7 @@ class Recipe:
                 warmup_steps=warmup,
             )
             return keras.optimizers.SGD(
-                learning_rate=schedule, momentum=0.9, nesterov=True, weight_decay=5e-4
+                learning_rate=schedule, momentum=0.9, nesterov=True, weight_decay=self.weight_decay
             )
         raise ValueError(f"Recipe {self.name!r} has no optimizer. Received: name={self.name!r}")
 
@@ -74,6 +77,7 @@ RECIPES: dict[str, Recipe] = {
             lr=0.05,
             augment=True,
             label_smoothing=0.1,
+            tta_flip=True,
         ),
     )
 }

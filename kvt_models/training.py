@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import runtime
+from . import precision, runtime
 from .config import RunConfig
 from .errors import KvtError, TrainingDiverged, is_user_error, one_line
 from .events import Listener, StageChanged, TrainEnded, TrainFailed, TrainStarted, ignore
@@ -68,7 +68,7 @@ def build_compiled_model(cfg: RunConfig, num_classes: int, steps_per_epoch: int)
 
     keras = runtime.activate(cfg.backend)
     recipe = get_recipe(cfg.recipe)
-    with runtime.strategy_scope():
+    with runtime.strategy_scope(), precision.building_in(keras, precision.resolve(cfg.precision, cfg.backend)):
         model = build_minivggnet(cfg.framework, cfg.activation, num_classes=num_classes)
         model.compile(
             optimizer=recipe.make_optimizer(cfg.lr, cfg.epochs, steps_per_epoch),
@@ -256,9 +256,10 @@ class _Run:
             initial_epoch=opened.done,
             history=[dict(row) for row in recorder.history],
         )
+        recipe = get_recipe(cfg.recipe)
         train_ds = make_dataset(
             data.x_train, data.y_train, cfg.batch_size, num_classes=data.num_classes,
-            shuffle=True, augment=get_recipe(cfg.recipe).augment, seed=cfg.seed + opened.done,
+            shuffle=True, augment=recipe.augment, shift=recipe.shift, seed=cfg.seed + opened.done,
         )
         test_ds = make_dataset(data.x_test, data.y_test, cfg.batch_size, num_classes=data.num_classes)
         return _Prepared(cfg, data, model, recorder, started, train_ds, test_ds)
@@ -287,7 +288,8 @@ class _Run:
         from .plots import save_confusion, save_curves
 
         evaluation = evaluate_predictions(
-            data.y_test, predict_classes(p.model, data.x_test, cfg.batch_size), data.class_names
+            data.y_test, predict_classes(p.model, data.x_test, cfg.batch_size, flip=get_recipe(cfg.recipe).tta_flip),
+            data.class_names,
         )
         recorder.write_report(evaluation.report, evaluation.confusion, evaluation.class_names)
         if not history:
