@@ -46,7 +46,7 @@ def run_side(name: str, args: argparse.Namespace, runs_dir: Path) -> dict[str, d
     for report in sorted(runs_dir.glob("*/report.json")):
         config = json.loads((report.parent / "config.json").read_text())["config"]
         variant = f"{config['framework']}:{config['activation']}"
-        accuracy = json.loads(report.read_text())["accuracy"]
+        accuracy = json.loads(report.read_text())["report"]["accuracy"]
         results.setdefault(variant, {})[config["seed"]] = 100 * accuracy
         print(f"  {name:6} {variant:16} seed {config['seed']}: {100 * accuracy:.2f}%  ({config['precision']})",
               flush=True)

@@ -116,6 +116,8 @@ def _tf_augment_batch(tf: Any, shift: int, seed: int | None) -> Any:
         n, h, w = shape[0], shape[1], shape[2]
         flip = tf.random.uniform([n], seed=seed) < 0.5
         images = tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
+        if shift == 0:
+            return images, labels
         padded = tf.pad(images, [[0, 0], [shift, shift], [shift, shift], [0, 0]], mode="REFLECT")
         offsets = tf.random.uniform([n, 2], 0, 2 * shift + 1, dtype=tf.int32, seed=seed)
         rows = offsets[:, :1] + tf.range(h)[None, :]  # [n, h]: each image's own window

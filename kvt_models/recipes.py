@@ -5,10 +5,11 @@ translated to Keras 3: the old ``SGD(lr=0.01, decay=0.01/30)`` is now an
 ``InverseTimeDecay`` schedule stepped every batch, because Keras 3 rejects
 (or silently ignores) the ``decay`` argument.
 
-``fast`` is kvt's own: SGD with Nesterov momentum, a short warm-up then a
-cosine decay, decoupled weight decay, label smoothing and light augmentation
-(random flips and 4-pixel shifts), tuned to reach 75% on CIFAR-10 in few
-epochs on a CPU.
+``fast`` is kvt's own: SGD with Nesterov momentum at batch 64, one epoch of
+warm-up then a cosine decay, weight decay, label smoothing, random flips in
+training and flip test-time augmentation in the final report. Tuned on the
+full CIFAR-10 to pass 75% test accuracy in 5 epochs on a CPU (the README's
+Recipes section has the runs behind each choice).
 """
 
 from __future__ import annotations
@@ -71,12 +72,13 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             name="fast",
-            summary="Nesterov SGD, warm-up + cosine, weight decay, flips and shifts, 10 epochs",
-            epochs=10,
-            batch_size=32,
-            lr=0.05,
+            summary="Nesterov SGD 0.2, batch 64, warm-up + cosine, weight decay, label smoothing, flips (+TTA), 5 epochs",
+            epochs=5,
+            batch_size=64,
+            lr=0.2,
             augment=True,
             label_smoothing=0.1,
+            shift=0,  # flips only: in 5 epochs this net underfits (train accuracy stays below test); see the README
             tta_flip=True,
         ),
     )

@@ -245,7 +245,8 @@ class _Run:
             run_dir=str(recorder.path),
             framework=cfg.framework,
             activation=cfg.activation,
-            runtime=runtime.describe(versions),
+            # "Keras 3.15.1 on TensorFlow 2.21.0", and ", mixed bfloat16" when its math is bf16
+            runtime=runtime.describe(versions) + (", mixed bfloat16" if cfg.precision == "bfloat16" else ""),
             epochs=cfg.epochs,
             steps_per_epoch=steps,
             batch_size=cfg.batch_size,
