@@ -1,0 +1,145 @@
+"""Comparison queues on a real Ray cluster: a head and a second node, both on 127.0.0.1.
+
+Marked ``ray`` and left out of the default run (Ray's start-up and the runs
+cost a minute): ``python -m pytest -m ray -n 0``, the second step of .ci/run.
+The cluster's processes are this test's own (``ray.cluster_utils.Cluster``),
+started once for the module and shut down after it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+import kvt_models
+from kvt_models.cli import main
+from kvt_models.compare import compare_runs, format_table, run_comparison
+from kvt_models.config import RunConfig
+from kvt_models.events import BatchEnded, EpochEnded, RunPlaced, TrainStarted
+from kvt_models.runs import read_history, read_run_info
+
+# Ray treats 127.0.0.1 as "this machine" and swaps in the address of its network interface, unless
+# this is 0 (its switch for single-machine platforms): set before Ray is imported, so that the
+# cluster, its workers and this driver all stay on the loopback interface.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
+
+TINY = dict(data="sample", train_limit=160, test_limit=60, epochs=2, batch_size=16)
+TINY_FLAGS = ["--data", "sample", "--train-limit", "160", "--test-limit", "60", "--epochs", "2", "--batch-size", "16"]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A head and a worker node with one CPU each, on 127.0.0.1; workers import this checkout's kvt."""
+    pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
+    repo = str(Path(kvt_models.__file__).resolve().parent.parent)
+    saved = os.environ.get("PYTHONPATH")
+    # The nodes' processes (and so the workers) inherit it: the kvt under test, not another install.
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [repo, saved]))
+    cluster = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 1, "node_ip_address": "127.0.0.1", "include_dashboard": False})
+    try:
+        cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+        yield cluster
+    finally:
+        cluster.shutdown()
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+
+
+def _node_ids(cluster) -> set[str]:
+    return {node.node_id for node in [cluster.head_node, *cluster.worker_nodes]}
+
+
+def _metrics(history):
+    return [{k: v for k, v in row.items() if k not in ("seconds", "train_seconds")} for row in history]
+
+
+def test_a_comparison_on_the_cluster_lands_in_the_local_runs_dir_and_equals_a_local_one(cluster, tmp_path, capsys):
+    from kvt_models.cluster import ray_queue
+
+    runs = tmp_path / "runs"
+    events = []
+    with ray_queue(cluster.address, cpus_per_run=1) as train_fn:
+        result = run_comparison([("keras", "relu"), ("tensorflow", "crelu")], [1, 2], RunConfig(**TINY),
+                                events.append, runs_dir=runs, train_fn=train_fn)
+    assert result.trained == 4 and result.reused == 0 and not result.unfinished
+
+    # Every run folder here, with everything a local run writes; status.json names the node.
+    paths = [Path(p) for v in result.comparison.variants for p in v.runs]
+    assert len(paths) == 4 and all(p.parent == runs for p in paths)
+    for path in paths:
+        assert {"config.json", "status.json", "history.csv", "model.keras", "report.json", "curves.png",
+                "confusion.png"} <= {f.name for f in path.iterdir()}
+        status = json.loads((path / "status.json").read_text())
+        assert status["status"] == "finished" and status["node"]["id"] in _node_ids(cluster)
+        assert status["node"]["address"] == "127.0.0.1"
+        assert [row["epoch"] for row in read_history(path)] == [1, 2]
+        assert read_run_info(path).status == "finished"  # the local lock was let go
+    # Live progress came as the usual events, with the node of each run.
+    placed = [e for e in events if isinstance(e, RunPlaced)]
+    assert len(placed) == 4 and {e.node_id for e in placed} <= _node_ids(cluster)
+    assert sum(isinstance(e, EpochEnded) for e in events) == 8
+    assert all(Path(e.run_dir).parent == runs for e in events if isinstance(e, TrainStarted))
+
+    # The table and verdict equal those of a local comparison of the same runs.
+    local, _ = compare_runs(paths, tmp_path / "elsewhere")
+    assert format_table(local) == format_table(result.comparison) and local.verdict == result.comparison.verdict
+
+    # A seeded run on Ray has the history of the same run trained here.
+    from kvt_models.isolated import train_isolated
+
+    here = train_isolated(RunConfig(framework="keras", activation="relu", seed=1, **TINY), runs_dir=tmp_path / "here")
+    there = read_history(next(p for p in paths if "keras-relu" in p.name and
+                              json.loads((p / "config.json").read_text())["config"]["seed"] == 1))
+    assert _metrics(here.history) == _metrics(there)
+
+    # The same command line again reuses all four runs.
+    capsys.readouterr()
+    code = main(["compare", "keras:relu", "tensorflow:crelu", "--seeds", "2", *TINY_FLAGS, "--ray", cluster.address,
+                 "--cpus-per-run", "1", "--runs-dir", str(runs)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "0 run(s) trained, 4 reused" in out and out.count("reusing finished run") == 4
+    assert sorted(p.name for p in runs.iterdir()) == sorted([*(p.name for p in paths), "comparisons"])
+
+
+def test_a_run_whose_worker_is_killed_mid_epoch_resumes_with_every_epoch_once(cluster, tmp_path):
+    from kvt_models.cluster import ray_queue
+
+    events = []
+    killed = []
+
+    def listener(event):
+        events.append(event)
+        # Mid-epoch 2 (epoch 1 is shipped): kill the worker process, as the OOM killer would.
+        if isinstance(event, BatchEnded) and event.epoch == 2 and event.step < event.steps and not killed:
+            pid = next(e.pid for e in reversed(events) if isinstance(e, RunPlaced))
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    with ray_queue(cluster.address, cpus_per_run=1) as train_fn:
+        result = train_fn(RunConfig(framework="keras", activation="relu", seed=5, **{**TINY, "epochs": 3}),
+                          listener, runs_dir=tmp_path, batch_interval=0)
+
+    assert killed and result.status == "finished"
+    placed = [e for e in events if isinstance(e, RunPlaced)]
+    assert [e.attempt for e in placed] == [1, 2] and placed[1].pid != killed[0]
+    starts = [e for e in events if isinstance(e, TrainStarted)]
+    assert [s.initial_epoch for s in starts] == [0, 1]  # the retry resumed after the shipped epoch
+    history = read_history(result.run_dir)
+    assert [row["epoch"] for row in history] == [1, 2, 3]  # none lost, none twice
+    epoch_ends = [e.epoch for e in events if isinstance(e, EpochEnded)]
+    assert epoch_ends == [1, 2, 3]
+    assert history[0]["val_accuracy"] == next(e for e in events if isinstance(e, EpochEnded)).val_accuracy
+    status = json.loads((result.run_dir / "status.json").read_text())
+    assert status["status"] == "finished" and status["node"]["attempt"] == 2
