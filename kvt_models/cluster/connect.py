@@ -11,6 +11,7 @@ one line, in well under the 30 s a user should wait.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import os
 import socket
@@ -91,6 +92,37 @@ def _auto_address() -> str:
     return address
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _this_machines_token(host: str) -> None:
+    """Use this machine's Ray token (``ray start --head`` writes it) for a cluster on this machine.
+
+    Ray 2.60 sends it by itself only to a cluster found with ``auto``; given an
+    address, it sends none unless ``RAY_AUTH_MODE=token`` is set (a token is a
+    key, not to be handed to any host one types), and the head then refuses the
+    driver. A loopback address is this same machine, so kvt does what ``auto``
+    does. A remote head's token is the user's to set up (README).
+    """
+    if not _is_loopback(host):
+        return
+    try:
+        from ray._private.authentication.authentication_token_setup import maybe_enable_token_auth_if_token_available
+    except ImportError:  # pragma: no cover - another Ray 2.x layout: the user sets RAY_AUTH_MODE
+        return
+    quiet = logging.getLogger("ray._private.authentication.authentication_token_setup")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # its "token authentication is enabled" notice: kvt's lines say where runs go
+    try:
+        maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+    finally:
+        quiet.setLevel(level)
+
+
 @contextlib.contextmanager
 def connected(address: str, *, log_to_driver: bool = False) -> Iterator[ModuleType]:
     """Connected to Ray (``local``: a new local instance) for the block; disconnected after it.
@@ -111,11 +143,15 @@ def connected(address: str, *, log_to_driver: bool = False) -> Iterator[ModuleTy
     else:
         target = _auto_address() if address == "auto" else address
         probe(target)
+        _this_machines_token(split_address(target)[0])
         kwargs["address"] = target
     try:
         ray.init(**kwargs)
     except Exception as exc:  # noqa: BLE001 - a version mismatch, an auth failure...: Ray's words, one line
-        raise ClusterError(f"cannot connect to the Ray cluster at {address}: {one_line(exc, limit=300)}") from None
+        auth = ("" if os.environ.get("RAY_AUTH_MODE") else
+                "; if its head uses token authentication (Ray's default), export RAY_AUTH_MODE=token and put the "
+                "head's token (ray get-auth-token) in RAY_AUTH_TOKEN or ~/.ray/auth_token")
+        raise ClusterError(f"cannot connect to the Ray cluster at {address}: {one_line(exc, limit=300)}{auth}") from None
     try:
         yield ray
     finally:
