@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 from pathlib import Path
 
@@ -26,6 +27,10 @@ from kvt_models.runs import read_history, read_run_info
 # this is 0 (its switch for single-machine platforms): set before Ray is imported, so that the
 # cluster, its workers and this driver all stay on the loopback interface.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+# Token authentication, as `ray start --head` sets it up by default in Ray 2.60, with a token of the
+# test's own (never ~/.ray/auth_token): the cluster and every driver of this process share it.
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
 
@@ -143,3 +148,40 @@ def test_a_run_whose_worker_is_killed_mid_epoch_resumes_with_every_epoch_once(cl
     assert history[0]["val_accuracy"] == next(e for e in events if isinstance(e, EpochEnded)).val_accuracy
     status = json.loads((result.run_dir / "status.json").read_text())
     assert status["status"] == "finished" and status["node"]["attempt"] == 2
+
+
+async def test_the_compare_tab_runs_its_queue_on_the_cluster_and_names_each_run_s_node(cluster, tmp_path):
+    from textual.widgets import Static
+
+    from kvt_tui.__main__ import create_app
+    from kvt_tui.screens.comparison import CompareScreen
+    from kvt_tui.widgets.compare_view import CompareView
+    from tui_support import SIZE, ready, type_into, wait_all
+
+    runs_dir = tmp_path / "runs"
+    app = create_app(data="sample", runs_dir=runs_dir, epochs=1, train_limit=64, test_limit=40)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("v")
+        await pilot.pause()
+        view = app.query_one(CompareView)
+        statuses: list[str] = []
+        set_status = view.set_status
+        view.set_status = lambda text: (statuses.append(text), set_status(text))  # what the tab says, in order
+        await type_into(pilot, "compare-seeds", "1")
+        await type_into(pilot, "compare-ray", "nonsense")
+        error = app.query_one("#compare-ray-error", Static)
+        assert error.display and "Ray cluster must be HOST:PORT" in str(error.render())
+        await type_into(pilot, "compare-ray", cluster.address)
+        await type_into(pilot, "compare-cpus", "1")
+        assert not error.display
+        await pilot.press("escape", "g")
+        await wait_all(pilot)
+        assert isinstance(app.screen, CompareScreen)
+
+    assert statuses[0].startswith(f"queued 2 runs on Ray ({cluster.address})")
+    on_nodes = [s for s in statuses if " · on node 127.0.0.1 (" in s]
+    assert [s.split(" · ")[0] for s in on_nodes] == ["run 1 of 2: keras:relu seed 1", "run 2 of 2: tensorflow:crelu seed 1"]
+    runs = [p for p in runs_dir.iterdir() if p.name != "comparisons"]
+    assert len(runs) == 2
+    assert all(json.loads((p / "status.json").read_text())["node"]["id"] in _node_ids(cluster) for p in runs)

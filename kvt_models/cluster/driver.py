@@ -13,6 +13,7 @@ with the next run.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -112,14 +113,17 @@ class RayTrainer:
     def _follow(self, task: Any, relay: Any, mirror: Mirror, listener: Listener, stop: threading.Event) -> Any:
         ray = self.ray
         stop_sent = False
-        while True:
-            if stop.is_set() and not stop_sent:
-                relay.request_stop.remote()  # the worker stops at its next batch end and saves
-                stop_sent = True
-            mirror.apply(ray.get(relay.drain.remote(DRAIN_WAIT_S)), listener)
-            if ray.wait([task], timeout=0)[0]:
-                break
-        mirror.apply(ray.get(relay.drain.remote(0)), listener)  # whatever came with its last push
+        try:
+            while True:
+                if stop.is_set() and not stop_sent:
+                    relay.request_stop.remote()  # the worker stops at its next batch end and saves
+                    stop_sent = True
+                mirror.apply(ray.get(relay.drain.remote(DRAIN_WAIT_S)), listener)
+                if ray.wait([task], timeout=0)[0]:
+                    break
+            mirror.apply(ray.get(relay.drain.remote(0)), listener)  # whatever came with its last push
+        except ray.exceptions.RayActorError as exc:
+            raise self._relay_died(exc) from None
         try:
             kind, payload = ray.get(task)
         except ray.exceptions.RayError as exc:
@@ -127,6 +131,13 @@ class RayTrainer:
         if kind == "error":
             raise payload
         return mirror.result(payload)
+
+    def _relay_died(self, exc: Exception) -> ClusterError:
+        """The relay actor (on this node) could not run: nothing can reach the driver, so the queue stops."""
+        hint = ("; if the cluster runs without token authentication, export RAY_AUTH_MODE=disabled"
+                if os.environ.get("RAY_AUTH_MODE") == "token" else "")
+        return ClusterError(f"kvt's relay actor on this node died ({type(exc).__name__}); see the Ray logs in "
+                            f"/tmp/ray/session_latest/logs{hint}")
 
     def _gave_up(self, exc: Exception, mirror: Mirror, listener: Listener, attempts: int) -> Exception:
         """The task failed for good: a ClusterError (kvt missing on a worker) or ChildDied (it kept dying)."""
