@@ -283,6 +283,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 class ComparePrinter(ConsolePrinter):
     """Adds a line per queued run to the usual training lines."""
 
+    prefix = ""
+
+    def _print(self, text: str) -> None:
+        super()._print(self.prefix + text if self.prefix else text)
+
+    def for_run(self, label: str) -> Callable[[Event], None]:
+        """The listener of one of several runs training at once: its lines start with ``[label]``.
+
+        run_comparison calls it (and them) one event at a time. A live
+        progress line cannot follow several runs, so batch ends are not shown.
+        """
+
+        def listen(event: Event) -> None:
+            if isinstance(event, BatchEnded):
+                return
+            self.prefix = f"[{label}] "
+            try:
+                self(event)
+            finally:
+                self.prefix = ""
+
+        return listen
+
     def _show(self, event: Event) -> None:
         if isinstance(event, QueueProgress):
             what = f"reusing finished run {event.run_dir}" if event.reused else "training"

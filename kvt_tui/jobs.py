@@ -89,7 +89,9 @@ def compare(
 
     def queue(listener: Callable[[Event], None]) -> Any:
         with _where_runs_train(train_fn, ray) as train_one:
-            return run_comparison(variants, seeds, base, listener, stop=stop, runs_dir=runs_dir, train_fn=train_one)
+            # One run at a time, even where a cluster could take several: the live view follows one run.
+            return run_comparison(variants, seeds, base, listener, stop=stop, runs_dir=runs_dir, train_fn=train_one,
+                                  concurrency=1)
 
     result = relay(post, queue)
     if result is None:

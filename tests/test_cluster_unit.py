@@ -168,3 +168,36 @@ def test_a_different_file_under_the_cached_name_is_never_used(tmp_path):
     cached.write_bytes(b"another file of the same name")  # replaced, truncated, or left by someone else
     assert local_copy(store, shipment, tmp_path).read_bytes() == data
     assert store.fetches == 2 and file_sha256(cached) == shipment.sha256
+
+
+# -- several runs at once (what a cluster's train_fn asks for) ---------------------------------
+class TwoAtOnce:
+    """Stands in for a cluster's train_fn that takes two runs at once: each run waits until another is in flight."""
+
+    concurrency = 2
+
+    def __init__(self) -> None:
+        from tui_support import InstantEngine
+
+        self.engine = InstantEngine()
+        self.both_in_flight = threading.Barrier(2, timeout=60)
+
+    def __call__(self, config, listener, **kwargs):
+        self.both_in_flight.wait()  # a BrokenBarrierError if the queue ran them one by one
+        return self.engine(config, listener, **kwargs)
+
+
+def test_a_queue_keeps_as_many_runs_going_as_its_train_fn_takes_and_the_cli_names_each_run_s_lines(tmp_path, capsys):
+    from kvt_models.cli import ComparePrinter
+    from kvt_models.compare import run_comparison
+    from kvt_models.config import RunConfig
+
+    result = run_comparison([("keras", "relu"), ("tensorflow", "crelu")], [1, 2], RunConfig(data="sample", epochs=2),
+                            ComparePrinter(sys.stdout, sys.stderr), runs_dir=tmp_path, train_fn=TwoAtOnce())
+    assert result.trained == 4 and result.comparison is not None
+    # Results in queue order, whatever order the runs ended in.
+    assert [v.seeds for v in result.comparison.variants] == [[1, 2], [1, 2]]
+    lines = capsys.readouterr().out.splitlines()
+    for label in ("keras:relu seed 1", "keras:relu seed 2", "tensorflow:crelu seed 1", "tensorflow:crelu seed 2"):
+        assert sum(line.startswith(f"[{label}] Epoch ") for line in lines) == 2
+    assert [line for line in lines if line.startswith("[INFO] run ")][0] == "[INFO] run 1/4: keras:relu seed 1: training"

@@ -44,6 +44,8 @@ class RayTrainer:
         self.cpus_per_run = cpus_per_run
         self.gpus_per_run = gpus_per_run
         self._check_resources()
+        # How many runs the cluster takes at once, as it is now: run_comparison keeps that many going.
+        self.concurrency = max(1, self._slots())
         # max_calls=1: the worker process exits after its run (a fresh process per run).
         self._task = ray.remote(max_calls=1)(train_on_worker).options(
             num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=MAX_RETRIES, retry_exceptions=False,
@@ -53,6 +55,7 @@ class RayTrainer:
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         self._relay = ray.remote(RunRelay).options(num_cpus=0, scheduling_strategy=here)
         self._shipments: dict[str, Shipment | None] = {}
+        self._shipping = threading.Lock()  # runs of a queue start on several threads at once
 
     # -- the cluster ---------------------------------------------------------------
     def _nodes(self) -> list[dict[str, Any]]:
@@ -73,12 +76,21 @@ class RayTrainer:
         raise ClusterError(f"no node of the Ray cluster at {self.address} has {self.cpus_per_run} CPUs for a run "
                            f"(the most any node has is {cpus}): pass --cpus-per-run {max(cpus, 1)}, or add a bigger node")
 
+    def _slots(self) -> int:
+        """Runs that fit on the live nodes at once (CPUs, and GPUs when asked)."""
+        slots = 0
+        for node in self._nodes():
+            fit = int(node["Resources"].get("CPU", 0) // self.cpus_per_run)
+            if self.gpus_per_run:
+                fit = min(fit, int(node["Resources"].get("GPU", 0) // self.gpus_per_run))
+            slots += fit
+        return slots
+
     def describe_cluster(self) -> str:
         nodes = self._nodes()
         cpus = sum(n["Resources"].get("CPU", 0) for n in nodes)
-        runs = sum(int(n["Resources"].get("CPU", 0) // self.cpus_per_run) for n in nodes)
         return (f"{len(nodes)} node{'s' if len(nodes) != 1 else ''}, {cpus:g} CPUs; "
-                f"{self.cpus_per_run} CPU(s) per run, so up to {runs} run(s) at once")
+                f"{self.cpus_per_run} CPU(s) per run, so {self.concurrency} run(s) at once")
 
     # -- one run ---------------------------------------------------------------------
     def __call__(
@@ -93,8 +105,9 @@ class RayTrainer:
         cfg = config.resolved()
         store = RunStore(runs_dir)
         store.ensure()
-        if cfg.data not in self._shipments:  # once per dataset per queue, not once per run
-            self._shipments[cfg.data] = ship(self.ray, cfg.data)
+        with self._shipping:
+            if cfg.data not in self._shipments:  # once per dataset per queue, not once per run
+                self._shipments[cfg.data] = ship(self.ray, cfg.data)
         relay = self._relay.remote()
         mirror = Mirror(store.root)
         task = self._task.remote(relay, cfg.to_dict(), self._shipments[cfg.data], __version__, batch_interval)
