@@ -39,15 +39,23 @@ TINY_FLAGS = ["--data", "sample", "--train-limit", "160", "--test-limit", "60", 
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def worker_cache(tmp_path_factory) -> Path:
+    """The nodes' KVT_CACHE_DIR: where workers keep shipped data (and decoded arrays)."""
+    return tmp_path_factory.mktemp("worker-cache")
+
+
+@pytest.fixture(scope="module")
+def cluster(worker_cache):
     """A head and a worker node with one CPU each, on 127.0.0.1; workers import this checkout's kvt."""
     pytest.importorskip("ray")
     from ray.cluster_utils import Cluster
 
     repo = str(Path(kvt_models.__file__).resolve().parent.parent)
-    saved = os.environ.get("PYTHONPATH")
-    # The nodes' processes (and so the workers) inherit it: the kvt under test, not another install.
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [repo, saved]))
+    saved = {name: os.environ.get(name) for name in ("PYTHONPATH", "KVT_CACHE_DIR")}
+    # The nodes' processes (and so the workers) inherit them: the kvt under test, not another
+    # install, and a cache folder of the test's own.
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [repo, saved["PYTHONPATH"]]))
+    os.environ["KVT_CACHE_DIR"] = str(worker_cache)
     cluster = Cluster(initialize_head=True, head_node_args={
         "num_cpus": 1, "node_ip_address": "127.0.0.1", "include_dashboard": False})
     try:
@@ -55,10 +63,11 @@ def cluster():
         yield cluster
     finally:
         cluster.shutdown()
-        if saved is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _node_ids(cluster) -> set[str]:
@@ -150,6 +159,37 @@ def test_a_run_whose_worker_is_killed_mid_epoch_resumes_with_every_epoch_once(cl
     assert history[0]["val_accuracy"] == next(e for e in events if isinstance(e, EpochEnded)).val_accuracy
     status = json.loads((result.run_dir / "status.json").read_text())
     assert status["status"] == "finished" and status["node"]["attempt"] == 2
+
+
+def test_a_local_folder_reaches_the_workers_through_the_object_store_and_is_fetched_once(cluster, worker_cache, tmp_path):
+    import hashlib
+
+    from datafactory import make_image_folder
+    from kvt_models.cluster import ray_queue
+    from kvt_models.cluster.shipping import tar_folder
+    from kvt_models.events import QueueProgress, StageChanged
+
+    folder = make_image_folder(tmp_path / "my-images", strays=False)  # exists only "here"
+    cached = worker_cache / "ray-data" / f"{hashlib.sha256(tar_folder(folder)).hexdigest()}.tar"
+    events, inode_before_run_2 = [], []
+
+    def listener(event):
+        events.append(event)
+        if isinstance(event, QueueProgress) and event.index == 2:
+            inode_before_run_2.append(cached.stat().st_ino)
+
+    with ray_queue(cluster.address, cpus_per_run=1) as train_fn:
+        result = run_comparison([("keras", "relu")], [1, 2], RunConfig(data=str(folder), epochs=1, batch_size=8),
+                                listener, runs_dir=tmp_path / "runs", train_fn=train_fn, concurrency=1)
+    assert result.trained == 2 and not result.unfinished
+    # The second run found the first one's copy by its hash: not fetched, not rewritten.
+    assert inode_before_run_2 == [cached.stat().st_ino]
+    assert [p.name for p in (worker_cache / "ray-data").iterdir()] == [cached.name]
+    # Here, the runs name the data as it was given, never the worker's copy.
+    for path in result.comparison.variants[0].runs:
+        config = json.loads((Path(path) / "config.json").read_text())
+        assert config["config"]["data"] == str(folder) and config["data_source"] == str(folder)
+    assert not any("ray-data" in e.detail for e in events if isinstance(e, StageChanged))
 
 
 async def test_the_compare_tab_runs_its_queue_on_the_cluster_and_names_each_run_s_node(cluster, tmp_path):
