@@ -340,9 +340,10 @@ RAY = Option(
     "made on this machine), or nothing to start a local Ray instance; results land in the local runs dir "
     "(needs pip install 'kvt[ray]')",
 )
-# Two, not one: TensorFlow spreads each op of a run over every core it finds, and one run of
-# MiniVGGNet keeps the two cores of the box kvt is built on busy; a queue on a cluster gets its speed
-# from several runs at once on different nodes, not from several runs fighting over one node's cores.
+# Two, not one: TensorFlow runs each op of a run on a thread pool as large as the machine's cores,
+# so a run is built to use several, and two is what the smallest box kvt targets (the 2-core one it
+# is built on) has: there a run gets the whole node rather than sharing two cores with another run.
+# A queue on a cluster gets its speed from runs on different nodes at once. (Not measured against 1.)
 CPUS_PER_RUN = Option(
     "cpus_per_run", "CPUs per run", "--cpus-per-run", rule=whole_number(1, 1024), default=2,
     empty_means_default=True, metavar="N",

@@ -13,6 +13,7 @@ with the next run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -118,10 +119,13 @@ class RayTrainer:
             return outcome
         finally:
             if not finished:
-                # Leaving early (Ctrl-C twice, a listener that raised): end the task now.
-                self.ray.cancel(task, force=True)
+                # Leaving early (Ctrl-C twice, a listener that raised): end the task now. A task
+                # already over (an error it returned) has nothing to cancel.
+                with contextlib.suppress(Exception):
+                    self.ray.cancel(task, force=True)
             mirror.close()
-            self.ray.kill(relay)
+            with contextlib.suppress(Exception):  # an actor already dead
+                self.ray.kill(relay)
 
     def _follow(self, task: Any, relay: Any, mirror: Mirror, listener: Listener, stop: threading.Event) -> Any:
         ray = self.ray
