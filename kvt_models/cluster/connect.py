@@ -151,6 +151,10 @@ def connected(address: str, *, log_to_driver: bool = False) -> Iterator[ModuleTy
         auth = ("" if os.environ.get("RAY_AUTH_MODE") else
                 "; if its head uses token authentication (Ray's default), export RAY_AUTH_MODE=token and put the "
                 "head's token (ray get-auth-token) in RAY_AUTH_TOKEN or ~/.ray/auth_token")
+        if address == "local":
+            raise ClusterError(f"could not start a local Ray instance: {one_line(exc, limit=300)}; on a busy machine "
+                               "Ray's start can time out: try again, or start one with ray start --head and pass "
+                               "--ray auto") from None
         raise ClusterError(f"cannot connect to the Ray cluster at {address}: {one_line(exc, limit=300)}{auth}") from None
     try:
         yield ray
