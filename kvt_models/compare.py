@@ -263,6 +263,7 @@ def run_comparison(
     store.ensure()
     planned = plan(variants, seeds, base, store)
     total = len(planned)
+    concurrency = min(concurrency, sum(item.existing is None for item in planned))  # 1 or 0 to train: one line each
     groups: dict[str, list[RunRecord]] = {item.variant: [] for item in planned}
     tell, listener_for = listener, lambda item: listener
     if concurrency > 1:
