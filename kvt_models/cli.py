@@ -25,7 +25,9 @@ from typing import Any, Callable, Sequence, TextIO
 from . import __version__, options
 from .config import PRESETS, RunConfig
 from .errors import ConfigError, KvtError, is_user_error
-from .events import BatchEnded, EpochEnded, Event, QueueProgress, StageChanged, TrainEnded, TrainFailed, TrainStarted
+from .events import (
+    BatchEnded, EpochEnded, Event, QueueProgress, RunPlaced, StageChanged, TrainEnded, TrainFailed, TrainStarted,
+)
 from .options import add_flag, flag_type
 from .stopping import StopRequest
 from .timefmt import epoch_seconds_left, format_duration
@@ -94,6 +96,11 @@ def build_compare_parser() -> argparse.ArgumentParser:
                    help=options.VARIANT.help)
     add_flag(p, options.SEEDS)
     _add_training_flags(p, variant_flags=False)
+    # --ray alone: a local Ray instance; no --ray: a child process per run here, as before.
+    add_flag(p, options.RAY, nargs="?", const=options.RAY_LOCAL, default=None)
+    # None when not given, so that they can be refused without --ray.
+    add_flag(p, options.CPUS_PER_RUN, default=None)
+    add_flag(p, options.GPUS_PER_RUN, default=None)
     return p
 
 
@@ -278,6 +285,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 class ComparePrinter(ConsolePrinter):
     """Adds a line per queued run to the usual training lines."""
 
+    prefix = ""
+
+    def _print(self, text: str) -> None:
+        super()._print(self.prefix + text if self.prefix else text)
+
+    def for_run(self, label: str) -> Callable[[Event], None]:
+        """The listener of one of several runs training at once: its lines start with ``[label]``.
+
+        run_comparison calls it (and them) one event at a time. A live
+        progress line cannot follow several runs, so batch ends are not shown.
+        """
+
+        def listen(event: Event) -> None:
+            if isinstance(event, BatchEnded):
+                return
+            self.prefix = f"[{label}] "
+            try:
+                self(event)
+            finally:
+                self.prefix = ""
+
+        return listen
+
     def _show(self, event: Event) -> None:
         if isinstance(event, QueueProgress):
             what = f"reusing finished run {event.run_dir}" if event.reused else "training"
@@ -286,6 +316,11 @@ class ComparePrinter(ConsolePrinter):
             if isinstance(event, TrainStarted):
                 self.epochs = event.epochs
                 self._print(f"[INFO] run folder: {event.run_dir}")
+                if event.initial_epoch:
+                    self._print(f"[INFO] resuming after epoch {event.initial_epoch}")
+        elif isinstance(event, RunPlaced):
+            retry = f" (retry {event.attempt - 1}: its last worker died)" if event.attempt > 1 else ""
+            self._print(f"[INFO] on Ray node {event.node} ({event.node_id[:8]}), worker pid {event.pid}{retry}")
         elif isinstance(event, TrainFailed) and not event.user_error:
             # One run of the queue died or diverged; the queue goes on without it.
             super()._show(event)
@@ -294,9 +329,24 @@ class ComparePrinter(ConsolePrinter):
             super()._show(event)
 
 
+def _where_runs_train(args: argparse.Namespace, out: TextIO) -> Any:
+    """A context manager yielding the queue's ``train_fn``: a child process per run here, or a Ray task."""
+    import contextlib
+
+    if args.ray is None:
+        from .isolated import train_isolated
+
+        # Each run in a child process: TensorFlow keeps memory from every fit
+        # (~25 MB a run here), and a queue can be dozens of runs long.
+        return contextlib.nullcontext(train_isolated)
+    from .cluster import ray_queue
+
+    return ray_queue(args.ray, cpus_per_run=args.cpus_per_run or options.CPUS_PER_RUN.default,
+                     gpus_per_run=args.gpus_per_run or 0, say=lambda text: _say(out, text))
+
+
 def compare_main(argv: Sequence[str]) -> int:
     from .compare import format_table, run_comparison
-    from .isolated import train_isolated
 
     out, err = sys.stdout, sys.stderr
     try:
@@ -307,18 +357,22 @@ def compare_main(argv: Sequence[str]) -> int:
                          batch_size=args.batch_size, lr=args.lr, seed=0, train_limit=args.train_limit,
                          test_limit=args.test_limit, precision=args.precision)
         base.resolved()  # validate before any training
+        if args.ray is None:
+            for flag, value in (("--cpus-per-run", args.cpus_per_run), ("--gpus-per-run", args.gpus_per_run)):
+                if value is not None:
+                    raise ConfigError(f"{flag} applies only to runs on Ray: add --ray [ADDRESS], or leave {flag} out")
     except KvtError as exc:
         print(f"kvt-train: error: {exc}", file=err)
         return EXIT_USAGE
     stop = StopRequest()
+
+    def queue() -> Any:
+        with _where_runs_train(args, out) as train_fn:
+            return run_comparison(variants, seeds, base, ComparePrinter(out, err), stop=stop,
+                                  runs_dir=args.runs_dir, train_fn=train_fn)
+
     with _SignalStop(stop, err) as signals:
-        result, code = _guarded(
-            err,
-            # Each run in a child process: TensorFlow keeps memory from every fit
-            # (~25 MB a run here), and a queue can be dozens of runs long.
-            lambda: run_comparison(variants, seeds, base, ComparePrinter(out, err), stop=stop,
-                                   runs_dir=args.runs_dir, train_fn=train_isolated),
-        )
+        result, code = _guarded(err, queue)
     if result is None:
         return code
     if result.stopped:

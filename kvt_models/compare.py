@@ -235,6 +235,7 @@ def run_comparison(
     runs_dir: str | Path | None = None,
     batch_interval: float = 0.2,
     train_fn: Callable[..., Any] | None = None,
+    concurrency: int | None = None,
 ) -> CompareResult:
     """Train what is missing, reuse what is finished, then summarise and write the files.
 
@@ -242,6 +243,12 @@ def run_comparison(
     signature; the default is that function, in this process. The app and
     ``kvt-train compare`` pass :func:`kvt_models.isolated.train_isolated`, so
     that a long queue does not keep TensorFlow's memory from every run.
+
+    ``concurrency`` runs train at once (default: ``train_fn.concurrency``, else
+    1): a Ray cluster's :class:`~kvt_models.cluster.driver.RayTrainer` says how
+    many runs its nodes take. With several at once, a listener with a
+    ``for_run(label)`` method gets one listener per run from it (the CLI
+    prefixes each run's lines), and every listener hears one event at a time.
 
     A run that dies (its process killed, out of memory) or diverges does not
     end the queue: the others still train, and the result lists it in
@@ -252,39 +259,64 @@ def run_comparison(
     from .isolated import ChildDied
 
     stop = stop or threading.Event()
+    concurrency = max(1, int(concurrency or getattr(train_fn, "concurrency", 1)))
     store = RunStore(runs_dir)
     store.ensure()
     planned = plan(variants, seeds, base, store)
+    total = len(planned)
+    concurrency = min(concurrency, sum(item.existing is None for item in planned))  # 1 or 0 to train: one line each
     groups: dict[str, list[RunRecord]] = {item.variant: [] for item in planned}
-    unfinished: list[UnfinishedRun] = []
-    trained = reused = 0
-    for index, item in enumerate(planned, start=1):
+    tell, listener_for = listener, lambda item: listener
+    if concurrency > 1:
+        from .parallel import serialized
+
+        lock = threading.Lock()
+        per_run = getattr(listener, "for_run", None)
+        tell = serialized(listener, lock)
+
+        def listener_for(item: PlannedRun) -> Listener:
+            return serialized(per_run(f"{item.variant} seed {item.seed}") if per_run else listener, lock)
+
+    def run(numbered: tuple[int, PlannedRun]) -> Any:
+        """One queued run: a RunRecord, an UnfinishedRun, or None when the queue was stopped."""
+        index, item = numbered
         if stop.is_set():
-            return CompareResult(None, None, {}, trained, reused, stopped=True, unfinished=unfinished)
-        listener(QueueProgress(index, len(planned), item.variant, item.seed, item.existing is not None,
-                               str(item.existing or "")))
+            return None
+        tell(QueueProgress(index, total, item.variant, item.seed, item.existing is not None, str(item.existing or "")))
         if item.existing is not None:
-            groups[item.variant].append(read_run(item.existing))
-            reused += 1
-            continue
+            return read_run(item.existing)
         try:
-            result = train_fn(item.config, listener, stop=stop, runs_dir=store.root, batch_interval=batch_interval)
+            result = train_fn(item.config, listener_for(item), stop=stop, runs_dir=store.root, batch_interval=batch_interval)
         except ChildDied as exc:
-            if stop.is_set():
-                return CompareResult(None, None, {}, trained, reused, stopped=True, unfinished=unfinished)
-            unfinished.append(UnfinishedRun(item.variant, item.seed, exc.run_dir, str(exc)))
-            continue
+            return None if stop.is_set() else UnfinishedRun(item.variant, item.seed, exc.run_dir, str(exc))
         except TrainingDiverged as exc:
-            unfinished.append(UnfinishedRun(item.variant, item.seed, "", str(exc)))
-            continue
+            return UnfinishedRun(item.variant, item.seed, "", str(exc))
         if result.status != "finished":
             if stop.is_set():
-                return CompareResult(None, None, {}, trained, reused, stopped=True, unfinished=unfinished)
+                return None
             reason = f"{result.message or 'ended ' + result.status}; resume it with: kvt-train --resume {result.run_dir}"
-            unfinished.append(UnfinishedRun(item.variant, item.seed, str(result.run_dir), reason))
-            continue
-        groups[item.variant].append(read_run(result.run_dir))
-        trained += 1
+            return UnfinishedRun(item.variant, item.seed, str(result.run_dir), reason)
+        return read_run(result.run_dir)
+
+    numbered = list(enumerate(planned, start=1))
+    if concurrency > 1:
+        from .parallel import run_all
+
+        outcomes = run_all(numbered, run, concurrency)
+    else:
+        outcomes = []
+        for pair in numbered:  # one at a time: a stop ends the queue at once
+            outcomes.append(run(pair))
+            if outcomes[-1] is None:
+                break
+    trained = sum(isinstance(o, RunRecord) and item.existing is None for o, (_, item) in zip(outcomes, numbered))
+    reused = sum(isinstance(o, RunRecord) and item.existing is not None for o, (_, item) in zip(outcomes, numbered))
+    unfinished = [o for o in outcomes if isinstance(o, UnfinishedRun)]
+    if any(o is None for o in outcomes):
+        return CompareResult(None, None, {}, trained, reused, stopped=True, unfinished=unfinished)
+    for outcome, (_, item) in zip(outcomes, numbered):
+        if isinstance(outcome, RunRecord):
+            groups[item.variant].append(outcome)
 
     if any(not runs for runs in groups.values()):
         # A variant with no finished run has nothing to compare.

@@ -111,7 +111,22 @@ class QueueProgress:
     run_dir: str = ""
 
 
-Event = Union[StageChanged, TrainStarted, BatchEnded, EpochEnded, TrainEnded, TrainFailed, QueueProgress]
+@dataclass(frozen=True)
+class RunPlaced:
+    """A run (or its retry) began on a node of a Ray cluster (kvt_models.cluster); local runs send none.
+
+    ``attempt`` counts from 1; a higher one is Ray's retry after the worker
+    process or node died, resuming from the last finished epoch.
+    """
+
+    node: str  # what people call the node: its --node-name, else its IP address
+    node_id: str  # Ray's node id (hex): tells apart nodes that share an address
+    address: str  # the node's IP address
+    pid: int  # the worker process training the run
+    attempt: int = 1
+
+
+Event = Union[StageChanged, TrainStarted, BatchEnded, EpochEnded, TrainEnded, TrainFailed, QueueProgress, RunPlaced]
 Listener = Callable[[Event], None]
 
 

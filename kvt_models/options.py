@@ -214,6 +214,27 @@ def seed_list(text: str, name: str) -> list[int]:
     return seeds
 
 
+# Where a comparison's runs train (kvt_models.cluster): no --ray, this machine, a child process per
+# run; --ray alone, a Ray instance kvt starts here; --ray auto, the cluster `ray start` made on this
+# machine; --ray HOST:PORT, the head's GCS port of a running cluster.
+RAY_LOCAL = "local"
+RAY_HINT = "HOST:PORT of a running cluster's head (ray start --head --port PORT), auto, or nothing for a local Ray instance"
+
+
+def ray_address(text: str, name: str) -> str:
+    """``local``, ``auto`` or a canonical ``host:port``; anything else one line saying what to type."""
+    lowered = text.lower()
+    if lowered in (RAY_LOCAL, "auto"):
+        return lowered
+    if "://" in text:
+        raise ConfigError(f"{name} takes {RAY_HINT}, not a URL such as {text!r} (Ray Client's ray:// is not supported)")
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")  # [::1]:6379
+    if sep and host and not any(ch.isspace() for ch in host) and port.isdigit() and 1 <= int(port) <= 65535:
+        return f"[{host}]:{int(port)}" if ":" in host else f"{host}:{int(port)}"
+    raise ConfigError(f"{name} must be {RAY_HINT}, got {text!r}")
+
+
 class Variant(NamedTuple):
     """One entry of a comparison: ``framework:activation@backend``; backend None means "the --backend flag's"."""
 
@@ -325,12 +346,36 @@ VARIANT = Option(
     "without @, the --backend flag's (default tensorflow)",
 )
 
+RAY = Option(
+    "ray", "Ray cluster", "--ray", rule=ray_address, empty_means_default=True, metavar="ADDRESS",
+    help="train each queued run as a task on a Ray cluster: HOST:PORT of its head, auto (the cluster ray start "
+    "made on this machine), or nothing to start a local Ray instance; results land in the local runs dir "
+    "(needs pip install 'kvt[ray]')",
+)
+# Two, not one: TensorFlow runs each op of a run on a thread pool as large as the machine's cores,
+# so a run is built to use several, and two is what the smallest box kvt targets (the 2-core one it
+# is built on) has: there a run gets the whole node rather than sharing two cores with another run.
+# A queue on a cluster gets its speed from runs on different nodes at once. (Not measured against 1.)
+CPUS_PER_RUN = Option(
+    "cpus_per_run", "CPUs per run", "--cpus-per-run", rule=whole_number(1, 1024), default=2,
+    empty_means_default=True, metavar="N",
+    help="with --ray: CPUs Ray reserves for each run (default 2: what one run keeps busy); "
+    "a node runs as many runs at once as it has N CPUs",
+)
+GPUS_PER_RUN = Option(
+    "gpus_per_run", "GPUs per run", "--gpus-per-run", rule=whole_number(0, 64), default=0,
+    empty_means_default=True, metavar="N",
+    help="with --ray: GPUs Ray reserves for each run (default 0); refused when no node has that many",
+)
+
 # RunConfig's fields, each with its option: what RunConfig.validate checks.
 RUN_OPTIONS: dict[str, Option] = {
     o.key: o for o in (FRAMEWORK, ACTIVATION, BACKEND, DATA, RECIPE, EPOCHS, BATCH_SIZE, LR, SEED, TRAIN_LIMIT, TEST_LIMIT,
                        PRECISION)
 }
-OPTIONS: dict[str, Option] = {**RUN_OPTIONS, **{o.key: o for o in (PRESET, RUNS_DIR, SEEDS, VARIANT)}}
+OPTIONS: dict[str, Option] = {
+    **RUN_OPTIONS, **{o.key: o for o in (PRESET, RUNS_DIR, SEEDS, VARIANT, RAY, CPUS_PER_RUN, GPUS_PER_RUN)}
+}
 
 
 # -- command lines ---------------------------------------------------------------------

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from textual.message import Message
 
@@ -33,6 +33,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("kvt_tui")
 
 Post = Callable[[Message], Any]
+
+
+class RayChoice(NamedTuple):
+    """The Compare tab's choice to train on Ray: the address (``local``, ``auto``, ``HOST:PORT``) and CPUs per run."""
+
+    address: str
+    cpus_per_run: int
 
 
 def relay(post: Post, body: Callable[[Callable[[Event], None]], Any]) -> Any:
@@ -73,22 +80,42 @@ def resume(post: Post, run_dir: Path, stop: threading.Event) -> Any:
 
 def compare(
     post: Post, variants: list[Variant], seeds: list[int], base: RunConfig, stop: threading.Event,
-    runs_dir: Path, train_fn: Callable[..., Any] | None,
+    runs_dir: Path, train_fn: Callable[..., Any] | None, ray: RayChoice | None = None,
 ) -> None:
-    """A comparison queue: trains what is missing (a child process per run), reuses the rest, posts the summary."""
+    """A comparison queue: trains what is missing (a child process per run, or a Ray task), reuses the rest,
+    posts the summary."""
     # Deferred: a comparison summarises with scipy and draws with matplotlib.
     from kvt_models.compare import run_comparison
-    from kvt_models.isolated import train_isolated
 
-    train_one = train_fn or train_isolated
-    result = relay(
-        post,
-        lambda listener: run_comparison(variants, seeds, base, listener, stop=stop, runs_dir=runs_dir, train_fn=train_one),
-    )
+    def queue(listener: Callable[[Event], None]) -> Any:
+        with _where_runs_train(train_fn, ray) as train_one:
+            # One run at a time, even where a cluster could take several: the live view follows one run.
+            return run_comparison(variants, seeds, base, listener, stop=stop, runs_dir=runs_dir, train_fn=train_one,
+                                  concurrency=1)
+
+    result = relay(post, queue)
     if result is None:
         return  # failed: already on screen
     post(CompareDone(result.comparison, result.folder, stopped=result.stopped, trained=result.trained, reused=result.reused,
                      unfinished=[f"{u.variant} seed {u.seed}: {u.reason}" for u in result.unfinished]))
+
+
+def _where_runs_train(train_fn: Callable[..., Any] | None, ray: RayChoice | None) -> Any:
+    """A context manager yielding the queue's train_fn: a child process per run here, or a task on Ray.
+
+    Ray is connected to, and left, on this worker thread: a local Ray
+    instance lives as long as the thread that started it. Its workers'
+    output stays in Ray's logs (log_to_driver=False): nothing reaches the screen.
+    """
+    import contextlib
+
+    if ray is None:
+        from kvt_models.isolated import train_isolated
+
+        return contextlib.nullcontext(train_fn or train_isolated)
+    from kvt_models.cluster import ray_queue
+
+    return ray_queue(ray.address, cpus_per_run=ray.cpus_per_run, log_to_driver=False)
 
 
 def compare_marked(post: Post, paths: list[Path], runs_dir: Path) -> None:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         EpochEnded,
         Event,
         QueueProgress,
+        RunPlaced,
         StageChanged,
         TrainEnded,
         TrainFailed,
@@ -112,6 +113,14 @@ class QueueMessage(Message):
         self.event = event
 
 
+class PlacedMessage(Message):
+    """A queued run (or its retry) began on a Ray node: which one, and the worker's pid."""
+
+    def __init__(self, event: RunPlaced) -> None:
+        super().__init__()
+        self.event = event
+
+
 class CompareDone(Message):
     """A comparison is summarised (``comparison``), was stopped (``stopped``) or failed (``error``).
 
@@ -148,6 +157,7 @@ def _wrappers() -> dict[type, type[Message]]:
         BatchEnded,
         EpochEnded,
         QueueProgress,
+        RunPlaced,
         StageChanged,
         TrainEnded,
         TrainFailed,
@@ -162,6 +172,7 @@ def _wrappers() -> dict[type, type[Message]]:
         TrainEnded: EndedMessage,
         TrainFailed: FailedMessage,
         QueueProgress: QueueMessage,
+        RunPlaced: PlacedMessage,
     }
 
 

@@ -37,6 +37,7 @@ from ..messages import (
     EndedMessage,
     EpochMessage,
     FailedMessage,
+    PlacedMessage,
     QueueMessage,
     StageMessage,
     StartedMessage,
@@ -70,6 +71,7 @@ class EngineScreen(Screen[None]):
         self.quit_after_run = False  # the app exits once the run on the worker has stopped and is saved
         self.current_run: Path | None = None  # the live run, or the last one trained here
         self._runtime = ""  # the live run's runtime, "Keras 3.15.1 on JAX 0.10.2"
+        self._queue_text = ""  # the queue's line for its current run: "run 3 of 4: keras:relu seed 3"
         self.last_comparison: Comparison | None = None  # the last one shown, with its folder
         self.last_comparison_folder: Path | None = None
         self._stop: threading.Event | None = None
@@ -123,14 +125,18 @@ class EngineScreen(Screen[None]):
         """Continue a run from its last finished epoch (in a child process)."""
         return self._resume_worker(run_dir, self._begin("resuming", detail))
 
-    def start_comparison(self, variants: list[Variant], seeds: list[int], base: RunConfig) -> Worker[Any]:
-        """Train every variant x seed that has no finished run yet (a child process each), then summarise."""
+    def start_comparison(
+        self, variants: list[Variant], seeds: list[int], base: RunConfig, ray: jobs.RayChoice | None = None
+    ) -> Worker[Any]:
+        """Train every variant x seed that has no finished run yet (a child process or a Ray task each), then summarise."""
         total = len(variants) * len(seeds)
         names = ", ".join(v.name for v in variants)
-        stop = self._begin("comparing", f"{total} runs: {names} x seeds 1..{len(seeds)}", comparing=True)
-        self.compare_view.set_status(f"queued {total} runs: {names} x {len(seeds)} seeds")
+        where = f" on Ray ({ray.address})" if ray else ""
+        stop = self._begin("comparing", f"{total} runs{where}: {names} x seeds 1..{len(seeds)}", comparing=True)
+        self.compare_view.set_status(f"queued {total} runs{where}: {names} x {len(seeds)} seeds")
         self.compare_view.set_verdict("")
-        return self._compare_worker(variants, seeds, base, stop)
+        self._queue_text = ""
+        return self._compare_worker(variants, seeds, base, stop, ray)
 
     def compare_runs(self, paths: list[Path]) -> None:
         """Summarise finished runs (marked in the runs view) as a comparison, on a worker of its own."""
@@ -176,9 +182,10 @@ class EngineScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="train", name="comparison")
     def _compare_worker(
-        self, variants: list[Variant], seeds: list[int], base: RunConfig, stop: threading.Event
+        self, variants: list[Variant], seeds: list[int], base: RunConfig, stop: threading.Event,
+        ray: jobs.RayChoice | None = None,
     ) -> None:
-        jobs.compare(self.post_message, variants, seeds, base, stop, self.runs_dir, self.train_fn)
+        jobs.compare(self.post_message, variants, seeds, base, stop, self.runs_dir, self.train_fn, ray)
 
     @work(thread=True, exit_on_error=False, group="compare-marked", name="compare marked runs")
     def _compare_marked_worker(self, paths: list[Path]) -> None:
@@ -265,7 +272,7 @@ class EngineScreen(Screen[None]):
         from ..widgets.compare_view import queue_text
 
         event = message.event
-        text = queue_text(event)
+        text = self._queue_text = queue_text(event)
         self.compare_view.set_status(text)
         if self._stop is not None and self._stop.is_set():
             return  # keep "stopping…" on screen
@@ -273,6 +280,16 @@ class EngineScreen(Screen[None]):
         if not event.reused:
             # A fresh run: the live table and curves follow it from its first epoch.
             self.history.set_history([])
+
+    @on(PlacedMessage)
+    def _on_placed(self, message: PlacedMessage) -> None:
+        # A run of a Ray queue began on a node (again, after a retry): the queue's line names it.
+        event = message.event
+        retry = f", retry {event.attempt - 1}" if event.attempt > 1 else ""
+        text = f"{self._queue_text} · on node {event.node} ({event.node_id[:8]}{retry})"
+        self.compare_view.set_status(text)
+        if self._stop is None or not self._stop.is_set():
+            self.progress.set_stage("comparing", text)
 
     @on(CompareDone)
     def _compare_done(self, message: CompareDone) -> None:

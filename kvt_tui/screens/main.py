@@ -271,11 +271,12 @@ class MainScreen(EngineScreen):
         self.views.active = "compare"
         try:
             variants, seeds = self.compare_view.choice()
+            ray = self.compare_view.where()
             base = self.form.build_config()
         except KvtError as exc:
             self.notify(f"{exc}", title="Fix the comparison first", severity="error")
             return
-        self.start_comparison(variants, seeds, base)
+        self.start_comparison(variants, seeds, base, ray)
 
     # -- the form and its buttons ------------------------------------------------
     def _sync_controls(self) -> None:

@@ -11,6 +11,8 @@ their own (:class:`~kvt_tui.screens.comparison.CompareScreen`).
 
 from __future__ import annotations
 
+import importlib.util
+
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
@@ -22,7 +24,9 @@ from kvt_models.compare import all_variants
 from kvt_models.config import parse_int
 from kvt_models.errors import ConfigError, KvtError
 from kvt_models.events import QueueProgress
-from kvt_models.options import Variant
+from kvt_models.options import CPUS_PER_RUN, RAY, Variant
+
+from ..jobs import RayChoice
 
 DEFAULT_VARIANTS = ("keras:relu", "tensorflow:crelu")
 DEFAULT_SEEDS = 3
@@ -69,6 +73,24 @@ class CompareView(VerticalScroll, can_focus=False):
             id="compare-seeds-row",
         )
         yield Static("", id="compare-seeds-error", classes="field-error", markup=False)
+        # Where the runs train: this machine (empty), or a Ray cluster (kvt_models.cluster).
+        ray_installed = importlib.util.find_spec("ray") is not None  # looked up, not imported
+        yield Horizontal(
+            Label("Ray", classes="field-label"),
+            Input(placeholder="empty: here" if ray_installed else "not installed", compact=True, id="compare-ray",
+                  disabled=not ray_installed),
+            Label("CPUs/run", classes="field-label"),
+            Input(placeholder=str(CPUS_PER_RUN.default), compact=True, id="compare-cpus"),
+            classes="field-row",
+            id="compare-ray-row",
+        )
+        yield Static(
+            "Ray: empty trains here; local starts Ray here; auto or HOST:PORT of a cluster's head "
+            "(results land in the runs dir here)" if ray_installed else
+            "Ray: not installed; pip install 'kvt[ray]' to train the queue on a cluster",
+            id="compare-ray-hint", classes="hint", markup=False,
+        )
+        yield Static("", id="compare-ray-error", classes="field-error", markup=False)
         with Horizontal(id="compare-buttons"):
             yield Button("Run comparison (g)", id="compare-button", variant="primary", compact=True)
         yield Static("no comparison yet: pick variants, then g", id="compare-status", markup=False)
@@ -90,7 +112,32 @@ class CompareView(VerticalScroll, can_focus=False):
             raise ConfigError("pick at least one variant to compare (two or more to get a verdict)")
         return variants, list(range(1, self.seed_count() + 1))
 
+    def where(self) -> RayChoice | None:
+        """None: a child process per run here; else the Ray cluster's address and CPUs per run (KvtError: one line)."""
+        address = RAY.parse(self.query_one("#compare-ray", Input).value)
+        cpus = CPUS_PER_RUN.parse(self.query_one("#compare-cpus", Input).value)
+        return RayChoice(address, cpus) if address else None
+
     # -- feedback --------------------------------------------------------------
+    @on(Input.Changed, "#compare-ray")
+    @on(Input.Changed, "#compare-cpus")
+    def _ray_changed(self) -> None:
+        error = self.query_one("#compare-ray-error", Static)
+        try:
+            self.where()
+        except KvtError as exc:
+            error.update(str(exc))
+            error.display = True
+        else:
+            error.update("")
+            error.display = False
+
+    @on(Input.Submitted, "#compare-ray")
+    @on(Input.Submitted, "#compare-cpus")
+    def _ray_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.screen.focus_next()
+
     @on(Input.Changed, "#compare-seeds")
     def _seeds_changed(self) -> None:
         error = self.query_one("#compare-seeds-error", Static)
@@ -120,5 +167,6 @@ class CompareView(VerticalScroll, can_focus=False):
 
     def set_running(self, running: bool) -> None:
         """While a queue (or any run) trains, the choice is frozen."""
+        ray_installed = importlib.util.find_spec("ray") is not None
         for widget in self.query("SelectionList, Input, Button"):
-            widget.disabled = running
+            widget.disabled = running or (widget.id == "compare-ray" and not ray_installed)
