@@ -75,7 +75,7 @@ def test_a_quick_run_prints_plain_lines_and_the_report(tmp_path):
     assert "Epoch 1/1 - " in out.stdout and "val_accuracy:" in out.stdout
     assert "weighted avg" in out.stdout and "airplane" in out.stdout  # sklearn's report
     # The runtime it trained on, with the versions, as config.json records them.
-    assert re.search(r"training tensorflow \+ crelu \(Keras 3\.[\d.]+ on TensorFlow 2\.[\d.]+\): 4,331,434 params", out.stdout)
+    assert re.search(r"training tensorflow \+ crelu \(Keras 3\.[\d.]+ on TensorFlow 2\.[\d.]+(, mixed bfloat16)?\): 4,331,434 params", out.stdout)
     assert plot.read_bytes()[:4] == b"\x89PNG"
     runs = list((tmp_path / "runs").iterdir())
     assert len(runs) == 1 and str(runs[0]) in out.stdout

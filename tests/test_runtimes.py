@@ -75,11 +75,13 @@ def test_finished_runs_are_reused_only_on_the_same_backend(tmp_path: Path) -> No
     from tui_support import write_run
 
     cfg = RunConfig(**TINY).resolved()
-    jax_run = write_run(tmp_path, {**cfg.to_dict(), "backend": "jax"}, _rows(1))
+    # resolved on jax: its own precision too ("auto" is bf16 only on TensorFlow with native bf16)
+    jax_run = write_run(tmp_path, RunConfig(**{**TINY, "backend": "jax"}).resolved().to_dict(), _rows(1))
     old = {k: v for k, v in cfg.to_dict().items() if k != "backend"}  # a run from before the backend axis
     old_run = write_run(tmp_path, old, _rows(1))
     store = RunStore(tmp_path)
-    on_tf, on_jax = plan([Variant("keras", "relu"), Variant("keras", "relu", "jax")], [1], cfg, store)
+    # The base as the front ends pass it: unresolved, so each variant resolves "auto" on its own backend.
+    on_tf, on_jax = plan([Variant("keras", "relu"), Variant("keras", "relu", "jax")], [1], RunConfig(**TINY), store)
     assert (on_tf.variant, on_tf.existing) == ("keras:relu", old_run)  # it trained on TensorFlow
     assert (on_jax.variant, on_jax.existing) == ("keras:relu@jax", jax_run)
     [on_jax_by_flag] = plan([("keras", "relu")], [1], RunConfig(**{**TINY, "backend": "jax"}), store)

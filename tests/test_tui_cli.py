@@ -166,6 +166,8 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("kvt_model
 def test_the_first_frame_waits_only_for_the_light_engine_modules() -> None:
     """What the app imports before its first frame: the config and nothing heavier.
 
+    (``precision`` is the standard library only: config.py resolves ``auto`` with it.)
+
     bench/startup.py measured ~25 ms of first-frame time in the run store,
     events and model summary modules; they are imported after the first frame.
     """
@@ -173,7 +175,7 @@ def test_the_first_frame_waits_only_for_the_light_engine_modules() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     imported = set(json.loads(done.stdout.strip().splitlines()[-1]))
     assert imported <= {"kvt_models", "kvt_models.config", "kvt_models.errors", "kvt_models.options", "kvt_models.paths",
-                        "kvt_models.recipes", "kvt_models.stopping"}
+                        "kvt_models.precision", "kvt_models.recipes", "kvt_models.stopping"}
 
 
 def test_every_engine_event_has_a_message() -> None:
