@@ -12,6 +12,7 @@ their own (:class:`~kvt_tui.screens.comparison.CompareScreen`).
 from __future__ import annotations
 
 import importlib.util
+from typing import Callable
 
 from textual import on
 from textual.app import ComposeResult
@@ -122,39 +123,30 @@ class CompareView(VerticalScroll, can_focus=False):
     @on(Input.Changed, "#compare-ray")
     @on(Input.Changed, "#compare-cpus")
     def _ray_changed(self) -> None:
-        error = self.query_one("#compare-ray-error", Static)
-        try:
-            self.where()
-        except KvtError as exc:
-            error.update(str(exc))
-            error.display = True
-        else:
-            error.update("")
-            error.display = False
-
-    @on(Input.Submitted, "#compare-ray")
-    @on(Input.Submitted, "#compare-cpus")
-    def _ray_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.screen.focus_next()
+        self._show_refusal("#compare-ray-error", self.where)
 
     @on(Input.Changed, "#compare-seeds")
     def _seeds_changed(self) -> None:
-        error = self.query_one("#compare-seeds-error", Static)
-        field = self.query_one("#compare-seeds", Input)
-        try:
-            self.seed_count()
-        except KvtError as exc:
-            error.update(str(exc))
-            error.display = True
-            field.add_class("invalid")
-        else:
-            error.update("")
-            error.display = False
-            field.remove_class("invalid")
+        self._show_refusal("#compare-seeds-error", self.seed_count, self.query_one("#compare-seeds", Input))
 
+    def _show_refusal(self, error_id: str, read: Callable[[], object], field: Input | None = None) -> None:
+        """The line under a field: what ``read`` refuses (a KvtError), or nothing; ``field`` is marked invalid too."""
+        try:
+            read()
+        except KvtError as exc:
+            message = str(exc)
+        else:
+            message = ""
+        error = self.query_one(error_id, Static)
+        error.update(message)
+        error.display = bool(message)
+        if field is not None:
+            field.set_class(bool(message), "invalid")
+
+    @on(Input.Submitted, "#compare-ray")
+    @on(Input.Submitted, "#compare-cpus")
     @on(Input.Submitted, "#compare-seeds")
-    def _seeds_submitted(self, event: Input.Submitted) -> None:
+    def _field_submitted(self, event: Input.Submitted) -> None:
         # Enter moves on like Tab (as in the form); starting a queue is always an explicit g.
         event.stop()
         self.screen.focus_next()
