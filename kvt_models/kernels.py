@@ -53,7 +53,7 @@ def install(keras: Any) -> bool:
     original = layer_class.call
 
     def call(self, inputs, training=None, mask=None):
-        if not _fusable(self, inputs, mask):
+        if not _fusable(keras, self, inputs, mask):
             return original(self, inputs, training=training, mask=mask)
         return _fused_call(tf, self, inputs, bool(training and self.trainable))
 
@@ -70,7 +70,7 @@ def uninstall(keras: Any) -> None:
         _original_call = None
 
 
-def _fusable(layer: Any, inputs: Any, mask: Any) -> bool:
+def _fusable(keras: Any, layer: Any, inputs: Any, mask: Any) -> bool:
     rank = len(inputs.shape)
     axis = layer.axis if layer.axis >= 0 else layer.axis + rank
     return (
@@ -79,7 +79,8 @@ def _fusable(layer: Any, inputs: Any, mask: Any) -> bool:
         and axis == rank - 1
         and not getattr(layer, "renorm", False)
         and not getattr(layer, "synchronized", False)
-        and str(inputs.dtype) in ("float32", "bfloat16", "<dtype: 'float32'>", "<dtype: 'bfloat16'>")
+        # Keras's own reading of a dtype: tf.float32 (a tensor) and "float32" (a symbolic KerasTensor) alike
+        and keras.backend.standardize_dtype(inputs.dtype) in ("float32", "bfloat16")
     )
 
 
