@@ -25,8 +25,8 @@ def rss_mb() -> float:
 
 
 def engine(runs: int, runs_dir: str) -> list[float]:
-    from kvt_models.config import RunConfig
-    from kvt_models.training import train
+    from kvt_models.settings.config import RunConfig
+    from kvt_models.train.training import train
 
     sizes = []
     for i in range(runs):
@@ -39,7 +39,7 @@ def engine(runs: int, runs_dir: str) -> list[float]:
 
 
 async def app(runs: int, runs_dir: str) -> list[float]:
-    from kvt_tui.__main__ import create_app
+    from kvt_tui.cli import create_app
 
     sizes = []
     application = create_app(data="sample", runs_dir=runs_dir, epochs=1, train_limit=200, test_limit=100)

@@ -4,7 +4,7 @@ One runtime per process (``--backend``): the three forms alternate in one
 sequence, each training the same net for two epochs on the same images;
 only the second epoch is timed (the first one compiles). kvt uses tf.data
 where TensorFlow runs the model and its PyDataset on JAX and PyTorch
-(kvt_models/pipeline.py); this is the measurement behind that choice.
+(kvt_models/train/pipeline.py); this is the measurement behind that choice.
 
     python bench/pipelines.py --backend jax --images 2000 --repeats 2
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kvt_models import runtime  # noqa: E402
+from kvt_models.backend import runtime  # noqa: E402
 
 
 def main() -> None:
@@ -34,10 +34,10 @@ def main() -> None:
 
     import numpy as np
 
-    from kvt_models import pipeline
-    from kvt_models.config import RunConfig
-    from kvt_models.data import load_dataset
-    from kvt_models.training import build_compiled_model
+    from kvt_models.data.loader import load_dataset
+    from kvt_models.settings.config import RunConfig
+    from kvt_models.train import pipeline
+    from kvt_models.train.training import build_compiled_model
 
     data = load_dataset(args.data, train_limit=args.images, test_limit=100, seed=1)
     cfg = RunConfig(backend=args.backend, epochs=2, batch_size=args.batch_size, seed=1).resolved()

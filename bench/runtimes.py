@@ -23,15 +23,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's kvt, also in the children
 
-from kvt_models import runtime  # noqa: E402
-from kvt_models.config import RunConfig  # noqa: E402
-from kvt_models.isolated import train_isolated  # noqa: E402
-from kvt_models.options import BACKENDS  # noqa: E402
+from kvt_models.backend import runtime  # noqa: E402
+from kvt_models.settings.config import RunConfig  # noqa: E402
+from kvt_models.train.isolated import train_isolated  # noqa: E402
+from kvt_models.variants import BACKENDS  # noqa: E402
 
 
 def steady_img_per_s(result) -> float:
     """Training images per second over the epochs after the first (all of them for a 1-epoch run)."""
-    from kvt_models.runs import read_run_info
+    from kvt_models.store.runs import read_run_info
 
     rows = result.history[1:] or result.history
     return read_run_info(result.run_dir).train_samples * len(rows) / sum(row["train_seconds"] for row in rows)

@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from kvt_models.stats import Stat, welch
+from kvt_models.compare.stats import Stat, welch
 
 SIDES = {
     "before": ({"KVT_FUSED_BATCH_NORM": "0"}, ["--precision", "float32"]),

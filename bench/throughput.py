@@ -1,7 +1,7 @@
 """Throughput of kvt's training path against bare ``model.fit(verbose=0)``.
 
 Same data, same model, same recipe, one process. kvt's path is
-``kvt_models.training.train`` with a listener that does what a front end
+``kvt_models.train.training.train`` with a listener that does what a front end
 does with each event (keep it); the bare path builds the identical compiled
 model and calls ``model.fit(verbose=0)`` on the identical tf.data pipeline.
 Runs alternate (bare, kvt, bare, kvt, ...) so drift on a noisy machine hits
@@ -19,17 +19,16 @@ import statistics
 import tempfile
 import time
 
-from kvt_models.config import RunConfig
-from kvt_models.data import load_dataset
-from kvt_models.pipeline import make_dataset
-from kvt_models.recipes import get_recipe
-from kvt_models.training import build_compiled_model, train
+from kvt_models.data.loader import load_dataset
+from kvt_models.settings.config import RunConfig
+from kvt_models.settings.recipes import get_recipe
+from kvt_models.train.pipeline import make_dataset
+from kvt_models.train.training import build_compiled_model, train
 
 
 def bare_fit(cfg: RunConfig) -> float:
     """img/s of plain model.fit on the same data and model as kvt's path."""
-    from kvt_models import runtime
-
+    from kvt_models.backend import runtime
     keras = runtime.activate(cfg.backend)
     keras.backend.clear_session()
     runtime.seed_everything(cfg.seed)

@@ -9,7 +9,7 @@ subset after every epoch:
 
 - **torch**: native PyTorch on the CPU, ``channels_last`` memory format, a
   hand-written loop (uint8 batches cast and scaled per batch, like kvt).
-- **kvt**: ``kvt_models.training.train`` -- exactly what ``kvt-train`` runs,
+- **kvt**: ``kvt_models.train.training.train`` -- exactly what ``kvt-train`` runs,
   events, checkpoint per epoch, history file and all.
 
 Each measurement runs in a fresh process (TensorFlow and PyTorch each own
@@ -23,7 +23,7 @@ The last line is the median ratio kvt/torch for relu and for crelu (the goal
 of issue 10 is >= 1.3). Each run's peak RSS is printed too.
 
 Precision: kvt runs its default (``--precision auto``: bf16 math over float32
-weights where the CPU has native bf16, see ``kvt_models/precision.py``) and
+weights where the CPU has native bf16, see ``kvt_models/settings/precision.py``) and
 torch runs plain float32. ``--torch-precision bfloat16`` gives torch its own
 mixed precision (autocast) for the like-for-like number; ``--precision
 float32`` (and ``KVT_FUSED_BATCH_NORM=0``) takes kvt's speed-ups away. PyTorch comes
@@ -51,7 +51,7 @@ def torch_run(args: argparse.Namespace) -> dict:
     import torch
     from torch import nn
 
-    from kvt_models.data import load_dataset
+    from kvt_models.data.loader import load_dataset
 
     torch.manual_seed(1)
     data = load_dataset(args.data, train_limit=args.train_limit, test_limit=args.test_limit, seed=1)
@@ -118,9 +118,9 @@ def torch_run(args: argparse.Namespace) -> dict:
 
 # -- the kvt side ---------------------------------------------------------------
 def kvt_run(args: argparse.Namespace) -> dict:
-    from kvt_models.config import RunConfig
     from kvt_models.events import EpochEnded
-    from kvt_models.training import train
+    from kvt_models.settings.config import RunConfig
+    from kvt_models.train.training import train
 
     ends: list[float] = []
     last: dict = {}
@@ -189,7 +189,7 @@ def main() -> None:
         return
 
     activations = [a.strip() for a in args.activations.split(",") if a.strip()]
-    from kvt_models.precision import resolve
+    from kvt_models.settings.precision import resolve
 
     kvt_precision = resolve(args.precision, args.backend)
     print(f"# {_cpu()}; {os.cpu_count()} cores; data {args.data}, train {args.train_limit or 'all'}, "

@@ -11,6 +11,10 @@ decided here, once, by :func:`is_user_error`.
 
 from __future__ import annotations
 
+# The exit statuses of kvt-train and kvt-tui: done; a crash or a diverged run; the user's mistake.
+# A stop by signal N exits 128 + N, after the run is saved.
+EXIT_OK, EXIT_CRASH, EXIT_USAGE = 0, 1, 2
+
 
 class KvtError(Exception):
     """A failure explained in one line; by default a mistake in what the user asked for."""
@@ -38,6 +42,22 @@ class TrainingDiverged(KvtError):
     """
 
     user_error = False
+
+
+class ChildDied(RuntimeError):
+    """A run's process ended without a result (killed, or crashed below Python), or Ray gave up on its task.
+
+    ``run_dir`` is the run folder the process was writing, if it had made one;
+    that run is marked failed and can be resumed from its last finished epoch.
+    """
+
+    def __init__(self, message: str, run_dir: str = ""):
+        super().__init__(message)
+        self.run_dir = run_dir
+
+
+class ClusterError(KvtError):
+    """The cluster cannot be used as asked (Ray missing, unreachable, too small, another kvt on a worker)."""
 
 
 def is_user_error(exc: BaseException) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Union
+from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class TrainStarted:
     test_samples: int
     params: int
     class_names: list[str]
-    runtime: str = ""  # "Keras 3.15.1 on JAX 0.10.2": kvt_models.runtime.describe
+    runtime: str = ""  # "Keras 3.15.1 on JAX 0.10.2": kvt_models.backend.runtime.describe
     initial_epoch: int = 0
     # The rows of the epochs already finished (a resumed run's first
     # ``initial_epoch`` epochs), as in history.csv: a listener can draw the
@@ -126,7 +126,7 @@ class RunPlaced:
     attempt: int = 1
 
 
-Event = Union[StageChanged, TrainStarted, BatchEnded, EpochEnded, TrainEnded, TrainFailed, QueueProgress, RunPlaced]
+Event = StageChanged | TrainStarted | BatchEnded | EpochEnded | TrainEnded | TrainFailed | QueueProgress | RunPlaced
 Listener = Callable[[Event], None]
 
 

@@ -19,8 +19,8 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from .atomic import atomic_save
-from .runs import CONFUSION_FILE, CURVES_FILE, read_run
+from kvt_models.store.atomic import atomic_save
+from kvt_models.store.runs import CONFUSION_FILE, CURVES_FILE, read_run
 
 _RC_PARAMS = threading.Lock()
 
@@ -141,7 +141,7 @@ def save_overlay(curves: dict[str, dict[str, list[float]]], path: str | Path, ti
 
 
 def save_difference(pair: Any, path: str | Path) -> Path:
-    """B - A per epoch (a :class:`kvt_models.settling.PairTrajectory`), its 95% CI band and the zero line."""
+    """B - A per epoch (a :class:`kvt_models.compare.settling.PairTrajectory`), its 95% CI band and the zero line."""
     import math
 
     path = Path(path)

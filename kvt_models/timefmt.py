@@ -6,7 +6,7 @@ progress line and in the app's progress strip.
 
 from __future__ import annotations
 
-from .events import BatchEnded
+from kvt_models.events import BatchEnded
 
 
 def format_duration(seconds: float) -> str:

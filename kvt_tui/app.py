@@ -4,7 +4,7 @@ Everything else belongs to the screens (:mod:`kvt_tui.screens`): the main
 screen owns the layout, the keys that act on it, the workers that train and
 the handlers of the engine's messages. Training, resuming, comparison queues
 and the model view's layer tables all run in child processes
-(:mod:`kvt_models.isolated`), so the app process never imports TensorFlow or
+(:mod:`kvt_models.train.isolated`), so the app process never imports TensorFlow or
 Keras and stays small however long it runs. matplotlib and plotext are
 imported inside the worker or method that needs them, after the first frame.
 """
@@ -23,8 +23,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from kvt_models.config import RunConfig
 from kvt_models.errors import KvtError, one_line
+from kvt_models.settings.config import RunConfig
 
 from .messages import ExportDone
 from .screens.main import MainScreen, TrainFn

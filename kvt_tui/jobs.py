@@ -3,7 +3,7 @@
 Each function runs on a worker thread and never touches a widget: it only
 calls ``post``, the screen's ``post_message`` (thread-safe, never blocks the
 engine). Training, resuming, comparison queues and the model view's layer
-tables all run in child processes (:mod:`kvt_models.isolated`): TensorFlow
+tables all run in child processes (:mod:`kvt_models.train.isolated`): TensorFlow
 keeps memory from every fit, and importing it would cost the app ~600 MB.
 Engine modules are imported inside each function, after the first frame.
 
@@ -26,9 +26,9 @@ from kvt_models.errors import KvtError, is_user_error, one_line
 from .messages import CompareDone, ModelsDescribed, message_for
 
 if TYPE_CHECKING:
-    from kvt_models.config import RunConfig
-    from kvt_models.options import Variant
     from kvt_models.events import Event
+    from kvt_models.settings.config import RunConfig
+    from kvt_models.variants import Variant
 
 log = logging.getLogger("kvt_tui")
 
@@ -65,7 +65,7 @@ def relay(post: Post, body: Callable[[Callable[[Event], None]], Any]) -> Any:
 
 def train(post: Post, config: RunConfig, stop: threading.Event, runs_dir: Path, train_fn: Callable[..., Any] | None) -> Any:
     """A new run, in a child process of its own (or ``train_fn``, a stand-in in tests)."""
-    from kvt_models.isolated import train_isolated
+    from kvt_models.train.isolated import train_isolated
 
     run = train_fn or train_isolated
     return relay(post, lambda listener: run(config, listener, stop=stop, runs_dir=runs_dir))
@@ -73,7 +73,7 @@ def train(post: Post, config: RunConfig, stop: threading.Event, runs_dir: Path, 
 
 def resume(post: Post, run_dir: Path, stop: threading.Event) -> Any:
     """A stopped run continued from its last finished epoch, in a child process."""
-    from kvt_models.isolated import resume_isolated
+    from kvt_models.train.isolated import resume_isolated
 
     return relay(post, lambda listener: resume_isolated(run_dir, listener, stop=stop))
 
@@ -85,10 +85,15 @@ def compare(
     """A comparison queue: trains what is missing (a child process per run, or a Ray task), reuses the rest,
     posts the summary."""
     # Deferred: a comparison summarises with scipy and draws with matplotlib.
-    from kvt_models.compare import run_comparison
+    from kvt_models.compare.placement import where_runs_train
+    from kvt_models.compare.queue import run_comparison
 
     def queue(listener: Callable[[Event], None]) -> Any:
-        with _where_runs_train(train_fn, ray) as train_one:
+        # Ray is connected to, and left, on this worker thread; its workers'
+        # output stays in Ray's logs (log_to_driver=False), off the screen.
+        where = where_runs_train(ray.address if ray else None, cpus_per_run=ray.cpus_per_run if ray else None,
+                                 local=train_fn)
+        with where as train_one:
             # One run at a time, even where a cluster could take several: the live view follows one run.
             return run_comparison(variants, seeds, base, listener, stop=stop, runs_dir=runs_dir, train_fn=train_one,
                                   concurrency=1)
@@ -100,27 +105,9 @@ def compare(
                      unfinished=[f"{u.variant} seed {u.seed}: {u.reason}" for u in result.unfinished]))
 
 
-def _where_runs_train(train_fn: Callable[..., Any] | None, ray: RayChoice | None) -> Any:
-    """A context manager yielding the queue's train_fn: a child process per run here, or a task on Ray.
-
-    Ray is connected to, and left, on this worker thread: a local Ray
-    instance lives as long as the thread that started it. Its workers'
-    output stays in Ray's logs (log_to_driver=False): nothing reaches the screen.
-    """
-    import contextlib
-
-    if ray is None:
-        from kvt_models.isolated import train_isolated
-
-        return contextlib.nullcontext(train_fn or train_isolated)
-    from kvt_models.cluster import ray_queue
-
-    return ray_queue(ray.address, cpus_per_run=ray.cpus_per_run, log_to_driver=False)
-
-
 def compare_marked(post: Post, paths: list[Path], runs_dir: Path) -> None:
     """Runs marked in the runs view, summarised as a comparison (comparison.json and overlay.png written)."""
-    from kvt_models.compare import compare_runs
+    from kvt_models.compare.files import compare_runs
 
     try:
         comparison, folder = compare_runs(paths, runs_dir)
@@ -137,8 +124,8 @@ def describe_models(post: Post, stop: threading.Event) -> None:
     memory would stay for the app's whole life. One child builds all ten
     variants (~1 s more than one) and exits.
     """
-    from kvt_models.config import ACTIVATIONS, FRAMEWORKS
-    from kvt_models.isolated import describe_isolated
+    from kvt_models.train.isolated import describe_isolated
+    from kvt_models.variants import ACTIVATIONS, FRAMEWORKS
 
     variants = [(framework, activation) for framework in sorted(FRAMEWORKS) for activation in ACTIVATIONS]
     try:

@@ -18,7 +18,7 @@ from textual.message import Message
 if TYPE_CHECKING:
     # Types only: the app imports this module before its first frame, and the
     # events' dataclasses alone cost ~10 ms to create (see message_for).
-    from kvt_models.compare import Comparison
+    from kvt_models.compare.summary import Comparison
     from kvt_models.events import (
         BatchEnded,
         EpochEnded,
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
         TrainFailed,
         TrainStarted,
     )
-    from kvt_models.summary import ModelSummary
+    from kvt_models.model.summary import ModelSummary
 
 
 class StageMessage(Message):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kvt_models.data import Dataset
+from kvt_models.data.dataset import Dataset
 
 # A tiny CIFAR: 3 classes, deliberately unbalanced, 5 train batches of 12 and a test batch of 9.
 CIFAR_NAMES = [b"alpha", b"beta", b"gamma"]

@@ -1,10 +1,10 @@
 """Comparison queues on a Ray cluster: each queued run a Ray task on a worker, its files back here.
 
 ``kvt-train compare ... --ray [ADDRESS]`` and the app's Compare tab hand
-:func:`kvt_models.compare.run_comparison` a ``train_fn`` from
-:func:`ray_queue` instead of :func:`kvt_models.isolated.train_isolated`: the
+:func:`kvt_models.compare.queue.run_comparison` a ``train_fn`` from
+:func:`ray_queue` instead of :func:`kvt_models.train.isolated.train_isolated`: the
 queue, its order and the reuse of finished runs stay as they are; only where
-a run trains changes (DESIGN.md, "Where runs execute").
+a run trains changes (docs/architecture.md, "Where runs execute").
 
 How one run goes (``driver.py``, ``worker.py``, ``relay.py``)::
 
@@ -21,7 +21,7 @@ How one run goes (``driver.py``, ``worker.py``, ``relay.py``)::
   the listener, so "epoch N ended" still means "epoch N is on disk".
 - A worker process or node that dies: Ray retries the task (``max_retries``);
   the retry asks the relay for the last snapshot and resumes from its last
-  finished epoch (:func:`kvt_models.training.resume`). An error of kvt's own
+  finished epoch (:func:`kvt_models.train.training.resume`). An error of kvt's own
   (bad data, a diverged run, another kvt version) comes back as a value, and
   Ray does not retry it.
 - Local data (a folder or an archive) goes through Ray's object store once,
@@ -37,14 +37,6 @@ from __future__ import annotations
 import contextlib
 from typing import Callable, Iterator
 
-from ..errors import KvtError
-
-INSTALL_HINT = "pip install 'kvt[ray]'"
-
-
-class ClusterError(KvtError):
-    """The cluster cannot be used as asked (Ray missing, unreachable, too small, another kvt on a worker)."""
-
 
 @contextlib.contextmanager
 def ray_queue(
@@ -53,7 +45,7 @@ def ray_queue(
 ) -> Iterator[Callable[..., object]]:
     """Connect to Ray at ``address`` (``local``, ``auto`` or ``HOST:PORT``) and yield a ``train_fn``.
 
-    The ``train_fn`` has :func:`kvt_models.training.train`'s signature and
+    The ``train_fn`` has :func:`kvt_models.train.training.train`'s signature and
     trains each run as a Ray task; leaving the block disconnects (and stops a
     local instance kvt started). Raises :class:`ClusterError` in one line
     when Ray is missing, the cluster cannot be reached (within ~30 s) or no
@@ -63,8 +55,8 @@ def ray_queue(
     processes end with the thread that started them (Linux's parent-death
     signal is per thread).
     """
-    from .connect import connected
-    from .driver import RayTrainer
+    from kvt_models.cluster.connect import connected
+    from kvt_models.cluster.driver import RayTrainer
 
     with connected(address, log_to_driver=log_to_driver) as ray:
         trainer = RayTrainer(ray, address=address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)

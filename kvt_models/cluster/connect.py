@@ -19,8 +19,9 @@ import sys
 from types import ModuleType
 from typing import Iterator
 
-from ..errors import one_line
-from . import INSTALL_HINT, ClusterError
+from kvt_models.errors import ClusterError, one_line
+
+INSTALL_HINT = "pip install 'kvt[ray]'"
 
 PROBE_TIMEOUT_S = 5.0  # connecting, then again for the answer: 10 s at worst
 # The HTTP/2 client preface, then an empty SETTINGS frame (length 0, type 4, no flags, stream 0).
@@ -42,7 +43,7 @@ def import_ray() -> ModuleType:
 
 
 def split_address(address: str) -> tuple[str, int]:
-    """``host:port`` (as :func:`kvt_models.options.ray_address` canonicalises it) -> ``(host, port)``."""
+    """``host:port`` (as :func:`kvt_models.settings.options.ray_address` canonicalises it) -> ``(host, port)``."""
     host, _, port = address.rpartition(":")
     return host.strip("[]"), int(port)
 
@@ -56,7 +57,7 @@ def probe(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
             sock.settimeout(timeout)
             sock.sendall(_HTTP2_PREFACE)
             header = _read(sock, 9)
-    except socket.timeout:
+    except TimeoutError:
         raise ClusterError(f"cannot reach a Ray cluster at {address}: no answer within {timeout:g} s; {how_to}") from None
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__

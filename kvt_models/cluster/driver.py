@@ -1,12 +1,12 @@
 """The driver's side of a run on Ray: submit the task, drain its relay into the local runs dir, stop it, end it.
 
-:class:`RayTrainer` is a ``train_fn`` for :func:`kvt_models.compare.run_comparison`,
-with :func:`kvt_models.training.train`'s signature, arguments, events and
-result, like :func:`kvt_models.isolated.train_isolated`: the queue cannot
+:class:`RayTrainer` is a ``train_fn`` for :func:`kvt_models.compare.queue.run_comparison`,
+with :func:`kvt_models.train.training.train`'s signature, arguments, events and
+result, like :func:`kvt_models.train.isolated.train_isolated`: the queue cannot
 tell where a run trained. How it ends maps the same way too: a run that
 stopped or finished returns its TrainResult; kvt's own error is raised as
 it is; a task Ray gave up on (its worker died more often than Ray retries)
-raises :class:`~kvt_models.isolated.ChildDied` after a ``TrainFailed``
+raises :class:`~kvt_models.train.isolated.ChildDied` after a ``TrainFailed``
 event, with the run marked failed in its local folder, so the queue goes on
 with the next run.
 """
@@ -19,16 +19,16 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
-from ..config import RunConfig
-from ..errors import one_line
-from ..events import Listener, TrainFailed, ignore
-from ..runs import RunStore
-from . import INSTALL_HINT, ClusterError
-from .mirror import Mirror
-from .relay import RunRelay
-from .shipping import Shipment, ship
-from .worker import train_on_worker
+from kvt_models import __version__
+from kvt_models.cluster.connect import INSTALL_HINT
+from kvt_models.cluster.mirror import Mirror
+from kvt_models.cluster.relay import RunRelay
+from kvt_models.cluster.shipping import Shipment, ship
+from kvt_models.cluster.worker import train_on_worker
+from kvt_models.errors import ChildDied, ClusterError, one_line
+from kvt_models.events import Listener, TrainFailed, ignore
+from kvt_models.settings.config import RunConfig
+from kvt_models.store.runs import RunStore
 
 MAX_RETRIES = 3  # Ray's own default for tasks: a worker process or node may die three times per run
 DRAIN_WAIT_S = 0.5  # the longest a stop request waits to be passed on (and the loop to look at the task)
@@ -158,8 +158,7 @@ class RayTrainer:
 
     def _gave_up(self, exc: Exception, mirror: Mirror, listener: Listener, attempts: int) -> Exception:
         """The task failed for good: a ClusterError (kvt missing on a worker) or ChildDied (it kept dying)."""
-        from ..isolated import ChildDied
-        from ..runs import read_history
+        from kvt_models.store.runs import read_history
 
         cause = getattr(exc, "cause", None)
         if isinstance(cause, ImportError):

@@ -18,12 +18,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_write_bytes, atomic_write_json
-from ..errors import RunStoreError
-from ..events import Listener, TrainEnded, TrainFailed, TrainStarted
-from ..locking import RunLock
-from ..runs import STATUS_FILE, read_json
-from .worker import RUN_FILES
+from kvt_models.cluster.worker import RUN_FILES
+from kvt_models.errors import RunStoreError
+from kvt_models.events import Listener, TrainEnded, TrainFailed, TrainStarted
+from kvt_models.store.atomic import atomic_write_bytes, atomic_write_json
+from kvt_models.store.locking import RunLock
+from kvt_models.store.runs import STATUS_FILE, read_json
 
 
 class Mirror:

@@ -54,7 +54,7 @@ class RunRelay:
         if not self._items and timeout > 0:
             try:
                 await asyncio.wait_for(self._news.wait(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         items, self._items = self._items, []
         self._news.clear()
@@ -67,7 +67,7 @@ class RunRelay:
         """True once a stop is requested; False when ``timeout`` s pass first (the worker asks again)."""
         try:
             await asyncio.wait_for(self._stop.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         return self._stop.is_set()
 

@@ -23,13 +23,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
-from ..config import RunConfig
-from ..errors import KvtError, one_line
-from ..events import EpochEnded, RunPlaced, StageChanged, TrainEnded, TrainFailed, TrainStarted
-from ..runs import CONFIG_FILE, HISTORY_FILE, MODEL_FILE, STATUS_FILE
-from . import ClusterError
-from .shipping import Shipment, local_copy
+from kvt_models import __version__
+from kvt_models.cluster.shipping import Shipment, local_copy
+from kvt_models.errors import ClusterError, KvtError, one_line
+from kvt_models.events import EpochEnded, RunPlaced, StageChanged, TrainEnded, TrainFailed, TrainStarted
+from kvt_models.settings.config import RunConfig
+from kvt_models.store.runs import CONFIG_FILE, HISTORY_FILE, MODEL_FILE, STATUS_FILE
 
 # The files of a run folder that travel, and when.
 RUN_FILES = (CONFIG_FILE, STATUS_FILE, HISTORY_FILE, MODEL_FILE, "report.json", "curves.png", "confusion.png")
@@ -70,7 +69,7 @@ def train_on_worker(relay: Any, config: dict, shipment: Shipment | None, driver_
         copy = str(local_copy(ray, shipment)) if shipment is not None else None
         ship = _Shipper(ray, relay, attempt, place, cfg.data, copy, stop)
         ship(place)
-        from ..training import resume, train
+        from kvt_models.train.training import resume, train
 
         if snapshot and run_id:
             run_dir = scratch / run_id

@@ -22,12 +22,11 @@ import tempfile
 import zlib
 from pathlib import Path
 
+from kvt_models.data.dataset import Progress
+from kvt_models.data.layouts import LAYOUTS, wanted_member
+from kvt_models.data.messages import human_size
+from kvt_models.data.tree import Tree
 from kvt_models.errors import DataError, one_line
-
-from .dataset import Progress
-from .layouts import LAYOUTS, wanted_member
-from .messages import human_size
-from .tree import Tree
 
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 

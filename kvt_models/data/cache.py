@@ -22,11 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from kvt_models.data.dataset import IMAGE_SIZE, Progress
+from kvt_models.data.layouts import Layout
+from kvt_models.data.tree import Tree
 from kvt_models.errors import DataError
-
-from .dataset import IMAGE_SIZE, Progress
-from .layouts import Layout
-from .tree import Tree
 
 _CACHE_VERSION = 1  # bump when decoding changes, so old caches are not reused
 # A full CIFAR-10-sized entry is ~184 MB, and every edit of a folder makes a new

@@ -16,12 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from kvt_models.data.cifar_pickle import unpickle_batch
+from kvt_models.data.dataset import IMAGE_SIZE, Progress
+from kvt_models.data.layouts import Layout
+from kvt_models.data.tree import Tree
 from kvt_models.errors import DataError
-
-from .cifar_pickle import unpickle_batch
-from .dataset import IMAGE_SIZE, Progress
-from .layouts import Layout
-from .tree import Tree
 
 
 def decode(tree: Tree, layout: Layout, say: Progress) -> dict[str, np.ndarray]:

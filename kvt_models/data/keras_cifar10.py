@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from kvt_models.data.dataset import CIFAR10_CLASSES, Dataset, Progress
 from kvt_models.errors import DataError, one_line
-
-from .dataset import CIFAR10_CLASSES, Dataset, Progress
 
 
 def load_keras_cifar10(say: Progress) -> Dataset:
     say("loading CIFAR-10 through Keras (a 170 MB download the first time)")
     # Keras (and its backend behind it) is imported here only: seconds and hundreds
     # of MB that the sample and local paths never need. The run's runtime: Keras 3 or tf_keras.
-    from kvt_models.runtime import keras as runtime_keras
+    from kvt_models.backend.runtime import keras as runtime_keras
 
     try:
         keras = runtime_keras()

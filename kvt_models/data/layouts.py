@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kvt_models.data.dataset import Progress, quiet
+from kvt_models.data.tree import MAX_DEPTH, Tree, ignored
 from kvt_models.errors import DataError
-
-from .dataset import Progress, quiet
-from .tree import MAX_DEPTH, Tree, ignored
 
 CIFAR_DIR = "cifar-10-batches-py"
 CIFAR_MARKERS = ("data_batch_1", "test_batch", "batches.meta")

@@ -1,7 +1,7 @@
 """From what a user typed after ``--data`` to a :class:`Dataset`: the spec, the source, the cache.
 
 :func:`load_dataset` and :func:`describe_spec` read the spec (``cifar10``,
-``sample`` or a path) with :func:`kvt_models.options.read_dataset_spec`, the
+``sample`` or a path) with :func:`kvt_models.settings.options.read_dataset_spec`, the
 reader the CLI and the app's form use too; this module then wires the other parts together for
 local data: list the folder (``tree.py``) or read the archive
 (``archive.py``), find the layout (``layouts.py``), decode (``decode.py``)
@@ -14,19 +14,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from kvt_models.data.archive import ARCHIVE_SUFFIXES, read_archive
+from kvt_models.data.cache import Cache, archive_key, folder_key
+from kvt_models.data.dataset import Dataset, Progress, quiet
+from kvt_models.data.decode import decode
+from kvt_models.data.keras_cifar10 import load_keras_cifar10
+from kvt_models.data.layouts import CIFAR_DIR, CIFAR_MARKERS, LAYOUTS, find_layout
+from kvt_models.data.messages import human_size
+from kvt_models.data.subsets import apply_limits, check_limit
+from kvt_models.data.tree import scan_folder
 from kvt_models.errors import DataError
-from kvt_models.options import missing_dataset_message, no_dataset_message, read_dataset_spec
 from kvt_models.paths import default_cache_dir
-
-from .archive import ARCHIVE_SUFFIXES, read_archive
-from .cache import Cache, archive_key, folder_key
-from .dataset import Dataset, Progress, quiet
-from .decode import decode
-from .keras_cifar10 import load_keras_cifar10
-from .layouts import CIFAR_DIR, CIFAR_MARKERS, LAYOUTS, find_layout
-from .messages import human_size
-from .subsets import apply_limits, check_limit
-from .tree import scan_folder
+from kvt_models.settings.options import missing_dataset_message, no_dataset_message, read_dataset_spec
 
 # kvt_models/sample/, next to this package: the path package-data installs it at.
 SAMPLE_PATH: Path = Path(__file__).resolve().parent.parent / "sample" / "cifar10-sample.tar.gz"
@@ -93,7 +92,7 @@ def load_dataset(
 
 
 def _parse_spec(spec: str) -> tuple[str, Path | None]:
-    # The one reader of a spec (kvt_models/options.py), shared with the CLI and the
+    # The one reader of a spec (kvt_models/settings/options.py), shared with the CLI and the
     # app's form, so all three agree on what "Sample" or "CIFAR-10" means.
     if not isinstance(spec, str) or not spec.strip():
         raise DataError(no_dataset_message())

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from kvt_models.data.dataset import Dataset
 from kvt_models.errors import ConfigError
-
-from .dataset import Dataset
 
 
 def check_limit(name: str, value: int | None) -> None:

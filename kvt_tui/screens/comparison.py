@@ -2,7 +2,7 @@
 
 The same screen shows a comparison run from the Compare tab and one made
 from runs marked in the runs view. It only reads a
-:class:`kvt_models.compare.Comparison` (plain dataclasses, no Keras).
+:class:`kvt_models.compare.summary.Comparison` (plain dataclasses, no Keras).
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from kvt_models.compare import Comparison, PairSummary, VariantSummary, images_per_second, mean_std
+from kvt_models.compare.stats import mean_std
+from kvt_models.compare.summary import Comparison, PairSummary, VariantSummary
+from kvt_models.compare.verdict import images_per_second
 
 from ..widgets.compare_curves import CompareCurves
 from ..widgets.difference_curves import DifferenceCurves

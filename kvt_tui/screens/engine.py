@@ -2,7 +2,7 @@
 
 Data flows one way::
 
-    child process: model.fit -> KvtCallback -> event     (kvt_models.isolated)
+    child process: model.fit -> KvtCallback -> event     (kvt_models.train.isolated)
       -> pipe -> worker thread: listener(event)           (kvt_tui.jobs)
       -> screen.post_message(message)                     thread-safe, never blocks training
       -> @on handlers below (UI thread) -> widgets
@@ -25,10 +25,10 @@ from textual import on, work
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from kvt_models.config import RunConfig
 from kvt_models.errors import one_line
-from kvt_models.options import Variant
-from kvt_models.stopping import StopRequest
+from kvt_models.settings.config import RunConfig
+from kvt_models.train.stopping import StopRequest
+from kvt_models.variants import Variant
 
 from .. import jobs
 from ..messages import (
@@ -46,7 +46,7 @@ from ..messages import (
 if TYPE_CHECKING:
     from textual.widgets import TabbedContent
 
-    from kvt_models.compare import Comparison
+    from kvt_models.compare.summary import Comparison
 
     from ..widgets.compare_view import CompareView
     from ..widgets.history_view import HistoryView
@@ -226,7 +226,7 @@ class EngineScreen(Screen[None]):
         self.progress.started(event)
         if event.initial_epoch > 0:
             # A resumed run: show the epochs it already has, then the new ones append.
-            from kvt_models.runs import read_history
+            from kvt_models.store.runs import read_history
 
             self.history.set_history(read_history(Path(event.run_dir))[: event.initial_epoch])
 

@@ -25,9 +25,9 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Footer, Header, Input, Select, Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
-from kvt_models.config import RunConfig
-from kvt_models.stopping import StopRequest
 from kvt_models.errors import KvtError
+from kvt_models.settings.config import RunConfig
+from kvt_models.train.stopping import StopRequest
 
 from .. import jobs
 from ..messages import ModelsDescribed
@@ -245,7 +245,7 @@ class MainScreen(EngineScreen):
 
     def resume_run(self, run_dir: Path) -> None:
         """Continue ``run_dir`` from its last finished epoch (the runs view's and run screen's c)."""
-        from kvt_models.runs import read_run_info
+        from kvt_models.store.runs import read_run_info
 
         if self.training:
             self.notify("A run is already training: stop it first (s), then resume.", severity="warning")
@@ -342,7 +342,7 @@ class MainScreen(EngineScreen):
     # -- runs view --------------------------------------------------------------------
     def on_runs_view_open_run(self, message: RunsView.OpenRun) -> None:
         # A name-based handler (not @on): RunsView is imported after the first frame.
-        from kvt_models.runs import read_run
+        from kvt_models.store.runs import read_run
 
         from .run import RunScreen
 

@@ -1,7 +1,7 @@
 """A past run, reopened from disk: its metrics table, curves and report.
 
 It uses the same widgets as the live view, fed from
-:func:`kvt_models.runs.read_run`, so a run watched live and the same run
+:func:`kvt_models.store.runs.read_run`, so a run watched live and the same run
 reopened later look the same. It is a screen of its own, so opening an old
 run never disturbs a training that is running on the main screen. A run
 that ended early with epochs left can be resumed from here (``c``): the
@@ -18,8 +18,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from kvt_models.runs import RunRecord
-from kvt_models.runtime import describe
+from kvt_models.backend.runtime import describe
+from kvt_models.store.runs import RunRecord
 
 from ..widgets.history_view import HistoryView
 from ..widgets.report import ReportView

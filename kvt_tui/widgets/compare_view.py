@@ -20,12 +20,12 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Label, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
-from kvt_models import runtime
-from kvt_models.compare import all_variants
-from kvt_models.config import parse_int
+from kvt_models.backend import runtime
 from kvt_models.errors import ConfigError, KvtError
 from kvt_models.events import QueueProgress
-from kvt_models.options import CPUS_PER_RUN, RAY, Variant
+from kvt_models.settings.config import parse_int
+from kvt_models.settings.options import CPUS_PER_RUN, RAY
+from kvt_models.variants import Variant, all_variants
 
 from ..jobs import RayChoice
 

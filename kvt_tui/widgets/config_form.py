@@ -1,6 +1,6 @@
 """The configuration pane: every setting of a run, checked as it is typed.
 
-Each field is read by its option's rule (:mod:`kvt_models.options`), the one
+Each field is read by its option's rule (:mod:`kvt_models.settings.options`), the one
 the CLI's flags and ``RunConfig.validate`` use, so a bad value gets the same
 one-line message in both front ends. The message shows right under the
 field, and the form reports itself invalid until every field parses; the app
@@ -15,11 +15,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Input, Label, OptionList, Select, Static
 
-from kvt_models import options, runtime
-from kvt_models.config import RunConfig
+from kvt_models import variants
+from kvt_models.backend import runtime
 from kvt_models.errors import KvtError
-from kvt_models.options import Option
-from kvt_models.recipes import RECIPES
+from kvt_models.settings import options
+from kvt_models.settings.config import RunConfig
+from kvt_models.settings.options import Option
+from kvt_models.settings.recipes import RECIPES
 
 FRAMEWORK_OPTIONS: list[tuple[str, str]] = [
     ("Keras", "keras"),
@@ -77,7 +79,7 @@ def missing_runtimes_text(missing: list[str]) -> str:
 def describe_data(spec: str) -> str:
     """One line about a dataset spec; raises KvtError (DataError) for a missing path."""
     # Deferred: kvt_models.data pulls in numpy, which the first frame does not need.
-    from kvt_models.data import describe_spec
+    from kvt_models.data.loader import describe_spec
 
     return describe_spec(spec)
 
@@ -128,7 +130,7 @@ class ConfigForm(VerticalScroll, can_focus=False):
         yield Static(FRAMEWORK_NOTE, id="framework-note", classes="hint")
         yield self._row(
             "Activation",
-            Select([(a, a) for a in options.ACTIVATIONS], value=cfg.activation, allow_blank=False, compact=True, id="activation"),
+            Select([(a, a) for a in variants.ACTIVATIONS], value=cfg.activation, allow_blank=False, compact=True, id="activation"),
         )
         yield self._row(
             "Backend",
@@ -271,7 +273,7 @@ class ConfigForm(VerticalScroll, can_focus=False):
         framework = str(self.query_one("#framework", Select).value)
         backend = str(self.query_one("#backend", Select).value)
         try:
-            options.check_runs_on(framework, backend)
+            variants.check_runs_on(framework, backend)
             runtime.require(backend)
         except KvtError as exc:
             self._set_error("backend", exc)

@@ -23,7 +23,7 @@ from .compare_curves import VARIANT_COLOURS
 from .curves import ready_figure
 
 if TYPE_CHECKING:
-    from kvt_models.settling import PairTrajectory
+    from kvt_models.compare.settling import PairTrajectory
 
 # plotext 6 gives the i-th signal drawn the i-th colour of its theme, so the
 # drawing order of series() is also the legend's colour order.

@@ -10,6 +10,7 @@ curves from.
 from __future__ import annotations
 
 import math
+
 from textual.widgets import DataTable
 
 COLUMNS: tuple[tuple[str, str], ...] = (

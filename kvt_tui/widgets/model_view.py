@@ -2,7 +2,7 @@
 
 Layers that run a raw TensorFlow op are marked, which is where the two
 frameworks really differ (both are Keras 3 models). The summaries come from
-:func:`kvt_models.summary.describe_models`, run by the app in a child process
+:func:`kvt_models.model.summary.describe_models`, run by the app in a child process
 (building a model imports TensorFlow), every variant at once.
 """
 
@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from kvt_models.summary import ModelSummary
+from kvt_models.model.summary import ModelSummary
 
 TF_MARK = "◆"
 

@@ -22,7 +22,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from kvt_models.runs import RunInfo, RunStore
+from kvt_models.store.runs import RunInfo, RunStore
 
 STATUS_STYLE = {"finished": "green", "stopped": "yellow", "failed": "red", "running": "cyan"}
 MARK = "●"

@@ -1,0 +1,1 @@
+"""``kvt-train``, the headless CLI: its parsers, printers, signal handling and subcommands."""

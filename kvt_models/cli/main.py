@@ -1,0 +1,126 @@
+"""``kvt-train``: headless training for nohup, tmux and CI, printing like the 2018 scripts.
+
+Exit codes: 0 done; 1 a crash inside kvt or the training diverged; 2 bad
+input (one line on stderr, no traceback); 128+N when stopped by signal N
+(130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP), after saving the run.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence, TextIO
+
+from kvt_models.cli.parsers import build_compare_parser, build_parser, config_from_args
+from kvt_models.cli.printers import ComparePrinter, ConsolePrinter, say
+from kvt_models.cli.signals import SignalStop
+from kvt_models.errors import EXIT_CRASH, EXIT_OK, EXIT_USAGE, ConfigError, KvtError, is_user_error
+from kvt_models.settings.config import RunConfig
+from kvt_models.timefmt import format_duration
+from kvt_models.train.stopping import StopRequest
+
+
+def _guarded(err: TextIO, job: Callable[[], Any]) -> tuple[Any, int]:
+    """Run ``job``; a user's mistake (exit 2) or a diverged run (exit 1) becomes one line."""
+    try:
+        return job(), EXIT_OK
+    except KvtError as exc:
+        say(err, f"kvt-train: error: {exc}")
+        return None, EXIT_USAGE if is_user_error(exc) else EXIT_CRASH
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["compare"]:
+        return compare_main(argv[1:])
+    out, err = sys.stdout, sys.stderr
+    try:
+        args = build_parser().parse_args(argv)
+        config = config_from_args(args)
+    except KvtError as exc:
+        print(f"kvt-train: error: {exc}", file=err)
+        return EXIT_USAGE
+
+    from kvt_models.store.runs import CURVES_FILE
+    from kvt_models.train.training import resume, train
+
+    printer = ConsolePrinter(out, err)
+    stop = StopRequest()
+    started = time.perf_counter()
+    with SignalStop(stop, err) as signals:
+        if args.resume:
+            result, code = _guarded(err, lambda: resume(Path(args.resume).expanduser(), printer, stop=stop))
+        else:
+            result, code = _guarded(err, lambda: train(config, printer, stop=stop, runs_dir=args.runs_dir))
+    if result is None:
+        return code
+
+    if args.plot and (result.run_dir / CURVES_FILE).exists():
+        try:
+            Path(args.plot).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(result.run_dir / CURVES_FILE, Path(args.plot).expanduser())
+            result.files["plot"] = str(args.plot)
+        except OSError as exc:
+            say(err, f"kvt-train: warning: could not write --plot {args.plot}: {exc.strerror or exc}")
+    if result.evaluation is not None:
+        say(out, "[INFO] evaluating network...\n" + result.evaluation.text)
+    lines = [f"[INFO] {result.status} in {format_duration(time.perf_counter() - started)}; wrote:"]
+    lines += [f"  {name:<10} {path}" for name, path in result.files.items()]
+    say(out, "\n".join(lines))
+    if signals.signum is not None:
+        return 128 + int(signals.signum)
+    return EXIT_OK
+
+
+def compare_main(argv: Sequence[str]) -> int:
+    from kvt_models.compare.placement import where_runs_train
+    from kvt_models.compare.queue import run_comparison
+    from kvt_models.compare.verdict import format_table
+
+    out, err = sys.stdout, sys.stderr
+    try:
+        args = build_compare_parser().parse_args(argv)
+        # The parser read them with options.VARIANT and options.SEEDS.
+        variants, seeds = args.variants, args.seeds
+        base = RunConfig(backend=args.backend, data=args.data, recipe=args.recipe, epochs=args.epochs,
+                         batch_size=args.batch_size, lr=args.lr, seed=0, train_limit=args.train_limit,
+                         test_limit=args.test_limit, precision=args.precision)
+        base.resolved()  # validate before any training
+        if args.ray is None:
+            for flag, value in (("--cpus-per-run", args.cpus_per_run), ("--gpus-per-run", args.gpus_per_run)):
+                if value is not None:
+                    raise ConfigError(f"{flag} applies only to runs on Ray: add --ray [ADDRESS], or leave {flag} out")
+    except KvtError as exc:
+        print(f"kvt-train: error: {exc}", file=err)
+        return EXIT_USAGE
+    stop = StopRequest()
+
+    def queue() -> Any:
+        where = where_runs_train(args.ray, cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
+                                 say=lambda text: say(out, text))
+        with where as train_fn:
+            return run_comparison(variants, seeds, base, ComparePrinter(out, err), stop=stop,
+                                  runs_dir=args.runs_dir, train_fn=train_fn)
+
+    with SignalStop(stop, err) as signals:
+        result, code = _guarded(err, queue)
+    if result is None:
+        return code
+    if result.stopped:
+        say(out, f"[INFO] comparison stopped: {result.trained} run(s) trained and kept, {result.reused} reused; "
+                  "run the same command again to continue")
+        return 128 + int(signals.signum) if signals.signum is not None else EXIT_CRASH
+    say(out, f"[INFO] {result.trained} run(s) trained, {result.reused} reused\n")
+    if result.comparison is not None:
+        say(out, format_table(result.comparison))
+        say(out, "\n" + result.comparison.verdict + "\n")
+        say(out, "[INFO] wrote:\n" + "\n".join(f"  {k:<10} {v}" for k, v in result.files.items()))
+    if result.unfinished:
+        lines = [f"[INFO] {len(result.unfinished)} run(s) did not finish"
+                 + ("" if result.comparison is not None else ", so a variant has no run to compare") + ":"]
+        lines += [f"  {u.variant} seed {u.seed}: {u.reason}" for u in result.unfinished]
+        say(err, "\n".join(lines))
+        return EXIT_CRASH
+    return EXIT_OK

@@ -1,0 +1,144 @@
+"""Events as the lines a 2018 Keras script would print, for one run and for a queue.
+
+Output is plain and log-friendly: one line per epoch, then the classification
+report and the paths written. A live progress line (with ``\\r``) is drawn
+only when stdout is a terminal, so ``nohup kvt-train ... > train.log`` stays
+free of control characters.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Callable, TextIO
+
+from kvt_models.events import (
+    BatchEnded,
+    EpochEnded,
+    Event,
+    QueueProgress,
+    RunPlaced,
+    StageChanged,
+    TrainEnded,
+    TrainFailed,
+    TrainStarted,
+)
+from kvt_models.timefmt import epoch_seconds_left, format_duration
+
+
+def say(stream: TextIO, text: str) -> None:
+    """Print, unless the terminal is gone (SIGHUP): the run is on disk either way."""
+    try:
+        print(text, file=stream, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+
+class ConsolePrinter:
+    """Turns events into the lines a 2018 Keras script would print."""
+
+    def __init__(self, out: TextIO = sys.stdout, err: TextIO = sys.stderr):
+        self.out = out
+        self.err = err
+        self.live = out.isatty()
+        self.epochs = 0
+        self._line_open = False
+        self.gone = False
+
+    def _print(self, text: str) -> None:
+        if self._line_open:
+            self.out.write("\r\x1b[K")
+            self._line_open = False
+        print(text, file=self.out, flush=True)
+
+    def __call__(self, event: Event) -> None:
+        if self.gone:
+            return
+        try:
+            self._show(event)
+        except (OSError, ValueError):
+            # The terminal went away (SSH dropped): keep training, stop printing.
+            self.gone = True
+
+    def _show(self, event: Event) -> None:
+        if isinstance(event, StageChanged):
+            self._print(f"[INFO] {event.stage}: {event.detail}" if event.detail else f"[INFO] {event.stage}")
+        elif isinstance(event, TrainStarted):
+            self.epochs = event.epochs
+            self._print(
+                f"[INFO] training {event.framework} + {event.activation} ({event.runtime or 'Keras'}): {event.params:,} params, "
+                f"{event.train_samples:,} train / {event.test_samples:,} test images, "
+                f"{event.epochs} epoch{'s' if event.epochs != 1 else ''} x {event.steps_per_epoch} steps of {event.batch_size}"
+            )
+            self._print(f"[INFO] run folder: {event.run_dir}")
+            if event.initial_epoch:
+                self._print(f"[INFO] resuming after epoch {event.initial_epoch}")
+        elif isinstance(event, BatchEnded) and self.live:
+            width = 24
+            done = int(width * event.step / max(1, event.steps))
+            bar = "=" * done + ">" + "." * (width - done)
+            self.out.write(
+                f"\rEpoch {event.epoch}/{self.epochs} [{bar[:width]}] {event.step}/{event.steps} "
+                f"loss {event.logs.get('loss', float('nan')):.4f} acc {event.logs.get('accuracy', float('nan')):.4f} "
+                f"{event.images_per_second:,.0f} img/s ETA {format_duration(epoch_seconds_left(event))}\x1b[K"
+            )
+            self.out.flush()
+            self._line_open = True
+        elif isinstance(event, EpochEnded):
+            self._print(
+                f"Epoch {event.epoch}/{event.epochs} - {event.seconds:.1f}s - loss: {event.loss:.4f} - "
+                f"accuracy: {event.accuracy:.4f} - val_loss: {event.val_loss:.4f} - "
+                f"val_accuracy: {event.val_accuracy:.4f} - lr: {event.lr:.6g}"
+            )
+        elif isinstance(event, TrainEnded):
+            self._print(f"[INFO] {event.status} after {event.epochs_done} epoch(s)")
+        elif isinstance(event, TrainFailed):
+            if self._line_open:
+                self._print("")
+
+
+class ComparePrinter(ConsolePrinter):
+    """Adds a line per queued run to the usual training lines."""
+
+    prefix = ""
+
+    def _print(self, text: str) -> None:
+        super()._print(self.prefix + text if self.prefix else text)
+
+    def for_run(self, label: str) -> Callable[[Event], None]:
+        """The listener of one of several runs training at once: its lines start with ``[label]``.
+
+        run_comparison calls it (and them) one event at a time. A live
+        progress line cannot follow several runs, so batch ends are not shown.
+        """
+
+        def listen(event: Event) -> None:
+            if isinstance(event, BatchEnded):
+                return
+            self.prefix = f"[{label}] "
+            try:
+                self(event)
+            finally:
+                self.prefix = ""
+
+        return listen
+
+    def _show(self, event: Event) -> None:
+        if isinstance(event, QueueProgress):
+            what = f"reusing finished run {event.run_dir}" if event.reused else "training"
+            self._print(f"[INFO] run {event.index}/{event.total}: {event.variant} seed {event.seed}: {what}")
+        elif isinstance(event, (StageChanged, TrainStarted)):
+            if isinstance(event, TrainStarted):
+                self.epochs = event.epochs
+                self._print(f"[INFO] run folder: {event.run_dir}")
+                if event.initial_epoch:
+                    self._print(f"[INFO] resuming after epoch {event.initial_epoch}")
+        elif isinstance(event, RunPlaced):
+            retry = f" (retry {event.attempt - 1}: its last worker died)" if event.attempt > 1 else ""
+            self._print(f"[INFO] on Ray node {event.node} ({event.node_id[:8]}), worker pid {event.pid}{retry}")
+        elif isinstance(event, TrainFailed) and not event.user_error:
+            # One run of the queue died or diverged; the queue goes on without it.
+            super()._show(event)
+            self._print(f"[WARN] this run did not finish: {event.message}; the queue goes on")
+        else:
+            super()._show(event)

@@ -1,0 +1,143 @@
+"""The comparison queue: train what is missing, reuse what is finished, then summarise and write the files.
+
+Every variant (``framework:activation``, on a runtime of its own with
+``@backend``: ``keras:relu@jax``) runs once per seed on the same data and
+recipe, each as an ordinary run in the runs dir. Where a run trains is the
+caller's ``train_fn`` (:mod:`kvt_models.compare.placement`): this process,
+a child process per run, or a Ray task; the queue cannot tell them apart.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from kvt_models.compare.files import write_comparison
+from kvt_models.compare.parallel import run_all, serialized
+from kvt_models.compare.plan import VARIANT_KEYS, PlannedRun, plan
+from kvt_models.compare.summary import Comparison, summarize
+from kvt_models.errors import ChildDied, TrainingDiverged
+from kvt_models.events import Listener, QueueProgress, ignore
+from kvt_models.settings.config import RunConfig
+from kvt_models.store.runs import RunRecord, RunStore, read_run
+
+
+@dataclass
+class UnfinishedRun:
+    """A queued run that ended without finishing, though nobody asked it to stop."""
+
+    variant: str
+    seed: int
+    run_dir: str  # "" when it died before making its folder
+    reason: str
+
+
+@dataclass
+class CompareResult:
+    comparison: Comparison | None
+    folder: Path | None
+    files: dict[str, str]
+    trained: int
+    reused: int
+    stopped: bool
+    unfinished: list[UnfinishedRun] = field(default_factory=list)
+
+
+def run_comparison(
+    variants: Sequence[tuple[str, ...]],
+    seeds: Sequence[int],
+    base: RunConfig,
+    listener: Listener = ignore,
+    *,
+    stop: threading.Event | None = None,
+    runs_dir: str | Path | None = None,
+    batch_interval: float = 0.2,
+    train_fn: Callable[..., Any] | None = None,
+    concurrency: int | None = None,
+) -> CompareResult:
+    """Train what is missing, reuse what is finished, then summarise and write the files.
+
+    ``train_fn`` trains one queued run, with :func:`kvt_models.train.training.train`'s
+    signature; the default is that function, in this process. The app and
+    ``kvt-train compare`` pass :func:`kvt_models.train.isolated.train_isolated`, so
+    that a long queue does not keep TensorFlow's memory from every run.
+
+    ``concurrency`` runs train at once (default: ``train_fn.concurrency``, else
+    1): a Ray cluster's :class:`~kvt_models.cluster.driver.RayTrainer` says how
+    many runs its nodes take. With several at once, a listener with a
+    ``for_run(label)`` method gets one listener per run from it (the CLI
+    prefixes each run's lines), and every listener hears one event at a time.
+
+    A run that dies (its process killed, out of memory) or diverges does not
+    end the queue: the others still train, and the result lists it in
+    ``unfinished`` (it can be resumed later). A stop request ends the queue.
+    """
+    if train_fn is None:
+        from kvt_models.train.training import train as train_fn
+
+    stop = stop or threading.Event()
+    concurrency = max(1, int(concurrency or getattr(train_fn, "concurrency", 1)))
+    store = RunStore(runs_dir)
+    store.ensure()
+    planned = plan(variants, seeds, base, store)
+    total = len(planned)
+    concurrency = min(concurrency, sum(item.existing is None for item in planned))  # 1 or 0 to train: one line each
+    groups: dict[str, list[RunRecord]] = {item.variant: [] for item in planned}
+    tell, listener_for = listener, lambda item: listener
+    if concurrency > 1:
+        lock = threading.Lock()
+        per_run = getattr(listener, "for_run", None)
+        tell = serialized(listener, lock)
+
+        def listener_for(item: PlannedRun) -> Listener:
+            return serialized(per_run(f"{item.variant} seed {item.seed}") if per_run else listener, lock)
+
+    def run(numbered: tuple[int, PlannedRun]) -> Any:
+        """One queued run: a RunRecord, an UnfinishedRun, or None when the queue was stopped."""
+        index, item = numbered
+        if stop.is_set():
+            return None
+        tell(QueueProgress(index, total, item.variant, item.seed, item.existing is not None, str(item.existing or "")))
+        if item.existing is not None:
+            return read_run(item.existing)
+        try:
+            result = train_fn(item.config, listener_for(item), stop=stop, runs_dir=store.root, batch_interval=batch_interval)
+        except ChildDied as exc:
+            return None if stop.is_set() else UnfinishedRun(item.variant, item.seed, exc.run_dir, str(exc))
+        except TrainingDiverged as exc:
+            return UnfinishedRun(item.variant, item.seed, "", str(exc))
+        if result.status != "finished":
+            if stop.is_set():
+                return None
+            reason = f"{result.message or 'ended ' + result.status}; resume it with: kvt-train --resume {result.run_dir}"
+            return UnfinishedRun(item.variant, item.seed, str(result.run_dir), reason)
+        return read_run(result.run_dir)
+
+    numbered = list(enumerate(planned, start=1))
+    if concurrency > 1:
+        outcomes = run_all(numbered, run, concurrency)
+    else:
+        outcomes = []
+        for pair in numbered:  # one at a time: a stop ends the queue at once
+            outcomes.append(run(pair))
+            if outcomes[-1] is None:
+                break
+    trained = sum(isinstance(o, RunRecord) and item.existing is None for o, (_, item) in zip(outcomes, numbered))
+    reused = sum(isinstance(o, RunRecord) and item.existing is not None for o, (_, item) in zip(outcomes, numbered))
+    unfinished = [o for o in outcomes if isinstance(o, UnfinishedRun)]
+    if any(o is None for o in outcomes):
+        return CompareResult(None, None, {}, trained, reused, stopped=True, unfinished=unfinished)
+    for outcome, (_, item) in zip(outcomes, numbered):
+        if isinstance(outcome, RunRecord):
+            groups[item.variant].append(outcome)
+
+    if any(not runs for runs in groups.values()):
+        # A variant with no finished run has nothing to compare.
+        return CompareResult(None, None, {}, trained, reused, stopped=False, unfinished=unfinished)
+    settings = {k: v for k, v in planned[0].config.to_dict().items() if k not in VARIANT_KEYS}
+    settings["seeds"] = list(seeds)
+    comparison = summarize(groups, settings)
+    folder, files = write_comparison(comparison, store.root)
+    return CompareResult(comparison, folder, files, trained, reused, stopped=False, unfinished=unfinished)

@@ -1,0 +1,79 @@
+"""A comparison in words and in a plain-text table: the verdict sentence and what ``kvt-train compare`` prints.
+
+Plain strings only (no Rich): the engine prints them, the app shows the
+verdict as is and builds its own tables from the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from kvt_models.compare.settling import format_trajectories
+from kvt_models.compare.stats import Stat, mean_std
+
+if TYPE_CHECKING:
+    from kvt_models.compare.settling import Trajectories
+    from kvt_models.compare.summary import Comparison, PairSummary, VariantSummary
+
+
+def verdict(variants: list[VariantSummary], pairs: list[PairSummary], per_epoch: Trajectories | None = None) -> str:
+    """Plain sentences about the best-separated pair (or the only one), and whether its lead ever changed."""
+    if not pairs:
+        return "Only one variant: nothing to compare."
+    several = len(pairs) > 1
+
+    def decisive(p: PairSummary) -> float:
+        return p.p_holm if several else p.p_value
+
+    pair = min(pairs, key=lambda p: (math.isnan(decisive(p)), decisive(p)))
+    n = min(v.final_accuracy.n for v in variants if v.variant in (pair.a, pair.b))
+    better, worse = (pair.b, pair.a) if pair.diff >= 0 else (pair.a, pair.b)
+    points = abs(pair.diff) * 100
+    if math.isnan(pair.p_value):
+        text = (f"{better} is {points:.1f} points better than {worse} on one seed each; "
+                "that says nothing about noise: run at least 2 seeds (3 or more is better).")
+    else:
+        seeds = f"{n} seed{'s' if n != 1 else ''}"
+        ci = f"95% CI {pair.ci95[0] * 100:+.1f} to {pair.ci95[1] * 100:+.1f} points for {pair.b} - {pair.a}"
+        p_text = (f"Holm-corrected p={decisive(pair):.3f} over {len(pairs)} comparisons with {pair.a}"
+                  if several else f"p={pair.p_value:.3f}")
+        if points < 0.05:
+            text = f"{pair.a} and {pair.b} score the same on average over {seeds} ({p_text}; {ci})."
+        elif pair.significant:
+            text = f"{better} is {points:.1f} points better than {worse}, and with {seeds} that is significant ({p_text}; {ci})."
+        else:
+            text = (f"{better} is {points:.1f} points better than {worse}, but with {seeds} that is not significant "
+                    f"({p_text}; {ci}); run more seeds.")
+    trajectory = next((t for t in (per_epoch.pairs if per_epoch else []) if (t.a, t.b) == (pair.a, pair.b)), None)
+    if trajectory is not None and trajectory.lead_changed_at is not None:
+        text += (f" The lead changed at epoch {trajectory.lead_changed_at} of {len(trajectory.epochs)}; "
+                 "longer training may change the answer.")
+    return text
+
+
+def images_per_second(v: VariantSummary) -> str:
+    """``612``: a variant's training speed as the tables show it; ``-`` for runs that did not record it."""
+    return "-" if math.isnan(v.images_per_second) else f"{v.images_per_second:,.0f}"
+
+
+def format_table(comparison: Comparison) -> str:
+    """The plain-text table kvt-train prints (no Rich in the engine)."""
+    def pm(stat: Stat) -> str:
+        return mean_std(stat, aligned=True)
+
+    rows = [("variant", "n", "final acc %", "best acc %", "img/s", "s/epoch", "params")]
+    for v in comparison.variants:
+        rows.append((v.variant, str(v.final_accuracy.n), pm(v.final_accuracy), pm(v.best_accuracy),
+                     images_per_second(v), f"{v.seconds_per_epoch:.1f}", f"{v.params:,}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    for p in comparison.pairs:
+        ci = "n/a" if math.isnan(p.ci95[0]) else f"[{p.ci95[0] * 100:+.2f}, {p.ci95[1] * 100:+.2f}]"
+        pv = "n/a" if math.isnan(p.p_value) else f"{p.p_value:.3f}"
+        holm_text = "" if math.isnan(p.p_holm) else f" (Holm-corrected {p.p_holm:.3f})"
+        lines.append(f"{p.b} - {p.a}: {p.diff * 100:+.2f} points, 95% CI {ci}, Welch p = {pv}{holm_text}")
+    if comparison.per_epoch.pairs:
+        lines += ["", format_trajectories(comparison.per_epoch)]
+    return "\n".join(lines)

@@ -1,0 +1,137 @@
+"""The Keras callback that turns Keras hooks into kvt events.
+
+It is the only place where training talks to the outside world: it copies the
+numbers it needs out of Keras's ``logs`` (Keras reuses those dicts), wraps
+them in the plain dataclasses of :mod:`kvt_models.events`, and hands them to
+a listener. Batch events are throttled, because a CIFAR-10 epoch has 1,563
+batches and a screen needs a few updates a second, not a thousand.
+
+A stop request (a ``threading.Event`` set by the app's Stop key, a signal
+handler, ...) is honoured at the next batch end by setting
+``model.stop_training``; ``fit`` then returns normally and the partial run is
+saved like any other.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from kvt_models.backend import runtime
+from kvt_models.events import BatchEnded, EpochEnded, Listener, TrainStarted
+
+keras = runtime.keras()  # import this module after the runtime is chosen
+
+METRIC_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+def _as_float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+class KvtCallback(keras.callbacks.Callback):
+    """Send TrainStarted / BatchEnded / EpochEnded events and honour stop requests."""
+
+    def __init__(
+        self,
+        listener: Listener,
+        started: TrainStarted,
+        *,
+        stop: threading.Event | None = None,
+        batch_interval: float = 0.2,
+    ):
+        super().__init__()
+        self.listener = listener
+        self.started = started
+        self.stop = stop or threading.Event()
+        self.batch_interval = batch_interval
+        self.epochs = started.epochs
+        self.steps = started.steps_per_epoch
+        self.batch_size = started.batch_size
+        self.stopped_early = False
+        self.non_finite: str | None = None
+        self._epoch = 0
+        self._epoch_start = 0.0
+        self._last_emit = 0.0
+        self._last_batch_end = 0.0
+
+    # -- hooks -------------------------------------------------------------
+    def on_train_begin(self, logs=None):
+        self.listener(self.started)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch + 1
+        self._epoch_start = self._last_emit = self._last_batch_end = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        step = batch + 1
+        if self.stop.is_set():
+            self.stopped_early = True
+            self.model.stop_training = True
+        # Keras has already turned the logs into Python floats for us, so this
+        # check costs nothing; a NaN caught at its first batch wastes no epoch.
+        loss = _as_float(logs.get("loss", 0.0))
+        if not math.isfinite(loss) and self.non_finite is None:
+            self.non_finite = f"loss became {loss} at epoch {self._epoch}, batch {step}"
+            self.model.stop_training = True
+        now = self._last_batch_end = time.perf_counter()
+        # Emit a few times a second, and always for an epoch's last batch.
+        if now - self._last_emit < self.batch_interval and step < self.steps:
+            return
+        self._last_emit = now
+        elapsed = now - self._epoch_start
+        self.listener(
+            BatchEnded(
+                epoch=self._epoch,
+                step=step,
+                steps=self.steps,
+                logs={k: _as_float(v) for k, v in logs.items() if k in METRIC_KEYS},
+                images_per_second=(step * self.batch_size / elapsed) if elapsed > 0 else 0.0,
+                epoch_elapsed=elapsed,
+            )
+        )
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        seconds = time.perf_counter() - self._epoch_start
+        # Training alone, without the evaluation on the test set that follows it: what img/s is measured on.
+        train_seconds = self._last_batch_end - self._epoch_start
+        values = {k: _as_float(logs.get(k)) for k in METRIC_KEYS}
+        if not math.isfinite(values["loss"]) and self.non_finite is None:
+            self.non_finite = f"loss became {values['loss']} at epoch {epoch + 1}"
+            self.model.stop_training = True
+        if self.stopped_early or self.non_finite:
+            # An epoch cut short (stop request, NaN) is not a finished epoch:
+            # the history and the checkpoint only hold epochs that ran to their end.
+            return
+        self.listener(
+            EpochEnded(
+                epoch=epoch + 1,
+                epochs=self.epochs,
+                loss=values["loss"],
+                accuracy=values["accuracy"],
+                val_loss=values["val_loss"],
+                val_accuracy=values["val_accuracy"],
+                lr=current_learning_rate(self.model.optimizer),
+                seconds=seconds,
+                train_seconds=train_seconds,
+            )
+        )
+
+
+def current_learning_rate(optimizer: Any) -> float:
+    """The learning rate the optimizer will use for its next step, as a float."""
+    lr = optimizer.learning_rate
+    try:
+        # A TF or JAX array, a torch tensor or a tf.Variable: NumPy reads them all.
+        return float(np.asarray(keras.ops.convert_to_numpy(lr) if hasattr(keras, "ops") else lr))
+    except (TypeError, ValueError):
+        return math.nan

@@ -1,0 +1,365 @@
+"""Train one run: RunConfig in, events out, files on disk. No UI knowledge.
+
+:func:`train` (a new run) and :func:`resume` (a run that ended early) are
+what both front ends call -- ``kvt-train`` on the main thread, the app in a
+child process. Both take the same four steps, and differ only in the first:
+
+1. open: the settings, the epochs already finished, and how to get the run
+   folder -- all checked before anything slow, so a mistake costs nothing;
+2. prepare: start the run's runtime (:func:`kvt_models.backend.runtime.activate`:
+   Keras 3 on TensorFlow, JAX or PyTorch, or Keras 2), load the data, build
+   MiniVGGNet (or reload its checkpoint) -- where TensorFlow runs it, inside a
+   ``tf.distribute`` strategy scope (the default one on a single machine, so
+   multi-device strategies can come later without a rewrite) -- then take the
+   run folder: made now for a new run, locked again for a resumed one;
+3. fit: ``model.fit(verbose=0)`` with :class:`~kvt_models.train.callbacks.KvtCallback`;
+4. finish: evaluate on the test split with scikit-learn, write the report
+   and the plots, set the status.
+
+The run store hears every event before the caller does
+(:meth:`~kvt_models.store.runs.RunRecorder.recording`): when a listener hears that
+epoch N ended, its checkpoint and its history row are already on disk.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from kvt_models.backend import runtime
+from kvt_models.errors import KvtError, TrainingDiverged, is_user_error, one_line
+from kvt_models.events import Listener, StageChanged, TrainEnded, TrainFailed, TrainStarted, ignore
+from kvt_models.settings import precision
+from kvt_models.settings.config import RunConfig
+from kvt_models.settings.recipes import get_recipe
+from kvt_models.store.locking import lock_held
+from kvt_models.store.runs import (
+    CONFIG_FILE,
+    CONFUSION_FILE,
+    CURVES_FILE,
+    HISTORY_FILE,
+    MODEL_FILE,
+    REPORT_FILE,
+    RunRecorder,
+    RunStore,
+    read_history,
+    read_run_info,
+)
+
+__all__ = ["TrainResult", "build_compiled_model", "resume", "train"]
+
+
+@dataclass
+class TrainResult:
+    run_id: str
+    run_dir: Path
+    status: str  # finished | stopped | failed
+    history: list[dict[str, float]] = field(default_factory=list)
+    evaluation: Any = None  # kvt_models.train.evaluation.Evaluation
+    files: dict[str, str] = field(default_factory=dict)
+    params: int = 0
+    message: str = ""
+    fit_seconds: float = 0.0  # wall time inside model.fit (for benchmarks)
+    images_trained: int = 0
+
+
+def build_compiled_model(cfg: RunConfig, num_classes: int, steps_per_epoch: int) -> Any:
+    """MiniVGGNet for ``cfg``, compiled with its recipe, inside the strategy scope."""
+    from kvt_models.model.architectures import build_minivggnet
+
+    keras = runtime.activate(cfg.backend)
+    recipe = get_recipe(cfg.recipe)
+    with runtime.strategy_scope(), precision.building_in(keras, precision.resolve(cfg.precision, cfg.backend)):
+        model = build_minivggnet(cfg.framework, cfg.activation, num_classes=num_classes)
+        model.compile(
+            optimizer=recipe.make_optimizer(keras, cfg.lr, cfg.epochs, steps_per_epoch),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
+            metrics=["accuracy"],
+        )
+    return model
+
+
+def train(
+    config: RunConfig,
+    listener: Listener = ignore,
+    *,
+    stop: threading.Event | None = None,
+    runs_dir: str | Path | None = None,
+    batch_interval: float = 0.2,
+) -> TrainResult:
+    """Run ``config`` in a new run folder, to the end or to a stop request.
+
+    Bad input raises :class:`KvtError` (after a ``TrainFailed`` event); a run
+    that diverges ends ``failed`` and raises :class:`TrainingDiverged`.
+    """
+    return _Run(listener, stop, batch_interval).run(lambda: _open_new(config, RunStore(runs_dir)))
+
+
+def resume(
+    run_dir: str | Path,
+    listener: Listener = ignore,
+    *,
+    stop: threading.Event | None = None,
+    batch_interval: float = 0.2,
+) -> TrainResult:
+    """Continue a stopped, crashed or killed run from its last finished epoch.
+
+    The checkpoint holds the optimizer state, so the learning-rate schedule
+    goes on where it stopped; the history ends up with every epoch once.
+    """
+    return _Run(listener, stop, batch_interval).run(lambda: _open_existing(Path(run_dir)))
+
+
+# -- step 1: open -------------------------------------------------------------
+@dataclass
+class _Opened:
+    """What to train, from which epoch, and how to get hold of the run folder once it is time."""
+
+    cfg: RunConfig
+    done: int  # epochs already finished: 0 for a new run
+    checkpoint: Path | None  # the model to go on from; None: build a new one
+    # The facts found in step 2 (classes, sizes, params) -> the run folder, locked by us.
+    take_folder: Callable[[dict[str, Any]], RunRecorder]
+
+
+def _open_new(config: RunConfig, store: RunStore) -> _Opened:
+    cfg = config.resolved()
+    runtime.require(cfg.backend)  # a missing extra: one line naming the pip command, before anything slow
+    store.ensure()  # a bad runs dir fails before minutes of data loading
+
+    def take_folder(facts: dict[str, Any]) -> RunRecorder:
+        # Made only now, with everything known: bad data leaves no run folder behind.
+        return store.create({"config": cfg.to_dict(), **facts}, label=_label(cfg))
+
+    return _Opened(cfg, 0, None, take_folder)
+
+
+def _open_existing(run_dir: Path) -> _Opened:
+    if not run_dir.is_dir():
+        raise KvtError(f"cannot resume {run_dir}: no such run folder; pick one from the runs dir")
+    info = read_run_info(run_dir)
+    if info is None:
+        raise KvtError(f"cannot resume {run_dir}: it has no readable {CONFIG_FILE}, so it is not a kvt run")
+    if lock_held(run_dir):
+        raise KvtError(f"cannot resume {run_dir}: it is still running; stop it first")
+    try:
+        cfg = RunConfig.from_dict(info.config)
+        cfg.validate()
+    except (TypeError, KvtError) as exc:
+        raise KvtError(f"cannot resume {run_dir}: its {CONFIG_FILE} is not valid ({exc})") from None
+    # Its own runtime: a checkpoint reloads where it was written (Keras 2's differs from Keras 3's).
+    runtime.require(cfg.backend)
+    done = len(read_history(run_dir))
+    if done and not (run_dir / MODEL_FILE).is_file():
+        raise KvtError(f"cannot resume {run_dir}: {MODEL_FILE} is missing, so there is nothing to continue from")
+    if done >= (cfg.epochs or 0):
+        raise KvtError(f"nothing to resume in {run_dir}: all {cfg.epochs} epochs are done")
+
+    def take_folder(facts: dict[str, Any]) -> RunRecorder:
+        recorder = RunRecorder.reopen(run_dir)  # the lock: one process resumes it, whoever asks
+        if len(recorder.history) != done:
+            recorder.close()
+            raise KvtError(f"cannot resume {run_dir}: another process trained it meanwhile; try again")
+        recorder.set_status("running", f"resumed after epoch {done}")
+        return recorder
+
+    return _Opened(cfg, done, run_dir / MODEL_FILE if done else None, take_folder)
+
+
+# -- steps 2 to 4 -------------------------------------------------------------
+@dataclass
+class _Prepared:
+    cfg: RunConfig
+    data: Any  # kvt_models.data.Dataset
+    model: Any  # a compiled keras.Model
+    recorder: RunRecorder
+    started: TrainStarted
+    train_ds: Any
+    test_ds: Any
+
+
+class _Run:
+    """One run through its steps. Whatever goes wrong is told once, as a TrainFailed event."""
+
+    def __init__(self, listener: Listener, stop: threading.Event | None, batch_interval: float):
+        self.listener = listener
+        self.stop = stop or threading.Event()
+        self.batch_interval = batch_interval
+        self.recorder: RunRecorder | None = None  # the run folder, from the moment we hold it
+
+    def run(self, open_step: Callable[[], _Opened]) -> TrainResult:
+        try:
+            prepared = self._prepare(open_step())
+            stopped_early, fit_seconds = self._fit(prepared)
+            return self._finish(prepared, stopped_early, fit_seconds)
+        except Exception as exc:
+            self._fail(exc)
+            raise
+        finally:
+            if self.recorder is not None:
+                self.recorder.close()  # after the last status: the run now reads as that status
+
+    def _prepare(self, opened: _Opened) -> _Prepared:
+        cfg, listener = opened.cfg, self.listener
+        from kvt_models.data.loader import load_dataset
+
+        # First of all: Keras's backend is fixed by its first import, which may
+        # come from the data loader (keras.datasets).
+        listener(StageChanged("starting", f"{runtime.BACKENDS[cfg.backend]}"))
+        keras = runtime.activate(cfg.backend)
+
+        listener(StageChanged("loading data", cfg.data))
+        data = load_dataset(
+            cfg.data, train_limit=cfg.train_limit, test_limit=cfg.test_limit, seed=cfg.seed,
+            progress=lambda msg: listener(StageChanged("loading data", msg)),
+        )
+
+        listener(StageChanged("building model", f"{cfg.framework} + {cfg.activation}"))
+        from kvt_models.train.pipeline import make_dataset
+
+        keras.backend.clear_session()  # drop graphs of earlier runs in this process
+        # Same seed + same config = same history on CPU: seeded Python/NumPy/backend
+        # generators, and on TensorFlow its kernels (and tf.data) forced onto deterministic paths.
+        runtime.seed_everything(cfg.seed + opened.done)
+        steps = math.ceil(len(data.x_train) / cfg.batch_size)
+        if opened.checkpoint is not None:
+            model = _load_checkpoint(opened.checkpoint, steps * opened.done)
+            if model.output_shape[-1] != data.num_classes:
+                raise KvtError(
+                    f"cannot resume {opened.checkpoint.parent}: the model has {model.output_shape[-1]} classes "
+                    f"but {cfg.data} now has {data.num_classes}"
+                )
+        else:
+            model = build_compiled_model(cfg, data.num_classes, steps)
+        params = int(model.count_params())
+        versions = runtime.versions()
+        recorder = self.recorder = opened.take_folder({
+            "class_names": data.class_names,
+            "data_source": data.source,
+            "train_samples": int(len(data.x_train)),
+            "test_samples": int(len(data.x_test)),
+            "params": params,
+            "versions": versions,
+        })
+        started = TrainStarted(
+            run_id=recorder.run_id,
+            run_dir=str(recorder.path),
+            framework=cfg.framework,
+            activation=cfg.activation,
+            # "Keras 3.15.1 on TensorFlow 2.21.0", and ", mixed bfloat16" when its math is bf16
+            runtime=runtime.describe(versions) + (", mixed bfloat16" if cfg.precision == "bfloat16" else ""),
+            epochs=cfg.epochs,
+            steps_per_epoch=steps,
+            batch_size=cfg.batch_size,
+            train_samples=int(len(data.x_train)),
+            test_samples=int(len(data.x_test)),
+            params=params,
+            class_names=list(data.class_names),
+            initial_epoch=opened.done,
+            history=[dict(row) for row in recorder.history],
+        )
+        recipe = get_recipe(cfg.recipe)
+        train_ds = make_dataset(
+            data.x_train, data.y_train, cfg.batch_size, num_classes=data.num_classes,
+            shuffle=True, augment=recipe.augment, shift=recipe.shift, seed=cfg.seed + opened.done,
+        )
+        test_ds = make_dataset(data.x_test, data.y_test, cfg.batch_size, num_classes=data.num_classes)
+        return _Prepared(cfg, data, model, recorder, started, train_ds, test_ds)
+
+    def _fit(self, p: _Prepared) -> tuple[bool, float]:
+        """Train to the end, a stop request or a NaN; return (stopped early, seconds in fit)."""
+        from kvt_models.train.callbacks import KvtCallback
+
+        listener = p.recorder.recording(self.listener, p.model.save)
+        callback = KvtCallback(listener, p.started, stop=self.stop, batch_interval=self.batch_interval)
+        fit_start = time.perf_counter()
+        # shuffle=False: the tf.data pipeline already reshuffles every epoch.
+        p.model.fit(p.train_ds, validation_data=p.test_ds, epochs=p.cfg.epochs, initial_epoch=p.started.initial_epoch,
+                    verbose=0, callbacks=[callback], shuffle=False)
+        fit_seconds = time.perf_counter() - fit_start
+        if callback.non_finite:
+            raise TrainingDiverged(
+                f"training diverged: {callback.non_finite}; lower the learning rate (--lr) and try again"
+            )
+        return callback.stopped_early, fit_seconds
+
+    def _finish(self, p: _Prepared, stopped_early: bool, fit_seconds: float) -> TrainResult:
+        cfg, data, recorder, history = p.cfg, p.data, p.recorder, p.recorder.history
+        self.listener(StageChanged("evaluating", f"{len(data.x_test):,} test images"))
+        from kvt_models.plots import save_confusion, save_curves
+        from kvt_models.train.evaluation import evaluate_predictions, predict_classes
+
+        evaluation = evaluate_predictions(
+            data.y_test, predict_classes(p.model, data.x_test, cfg.batch_size, flip=get_recipe(cfg.recipe).tta_flip),
+            data.class_names,
+        )
+        recorder.write_report(evaluation.report, evaluation.confusion, evaluation.class_names)
+        if not history:
+            # Stopped inside the first epoch: keep the weights we have anyway.
+            recorder.save_model(p.model.save)
+        files = {name: str(recorder.file(file)) for name, file in (
+            ("config", CONFIG_FILE), ("history", HISTORY_FILE), ("report", REPORT_FILE), ("model", MODEL_FILE))}
+        title = f"Training Loss and Accuracy ({cfg.framework} + {cfg.activation}{_on(cfg)})"
+        if history:
+            files["curves"] = str(save_curves(history, recorder.file(CURVES_FILE), title))
+        files["confusion"] = str(save_confusion(evaluation.confusion, evaluation.class_names, recorder.file(CONFUSION_FILE)))
+
+        status = "stopped" if stopped_early or len(history) < cfg.epochs else "finished"
+        message = f"stopped after {len(history)} of {cfg.epochs} epochs" if status == "stopped" else ""
+        recorder.set_status(status, message)
+        self.listener(TrainEnded(
+            run_id=recorder.run_id, run_dir=str(recorder.path), status=status, epochs_done=len(history),
+            report=evaluation.report, confusion=evaluation.confusion, class_names=evaluation.class_names, files=files,
+        ))
+        return TrainResult(
+            recorder.run_id, recorder.path, status, list(history), evaluation, files, p.started.params, message,
+            fit_seconds=fit_seconds, images_trained=(len(history) - p.started.initial_epoch) * len(data.x_train),
+        )
+
+    def _fail(self, exc: Exception) -> None:
+        # A KvtError is our own line already; anything else is a crash, named by its type.
+        message = one_line(exc, with_type=not isinstance(exc, KvtError))
+        recorder = self.recorder
+        if recorder is not None:
+            try:
+                recorder.set_status("failed", message)
+            except KvtError:
+                pass  # the disk is what failed; the event below still tells the user
+        self.listener(TrainFailed(
+            message=message,
+            run_id=recorder.run_id if recorder else "",
+            run_dir=str(recorder.path) if recorder else "",
+            user_error=is_user_error(exc),
+        ))
+
+
+def _load_checkpoint(path: Path, iterations: int) -> Any:
+    """Reload model.keras with its optimizer, safely (registered layers, safe_mode=True)."""
+    from kvt_models.model import layers  # noqa: F401 - registers CReLU and TFActivation for deserialization
+
+    keras = runtime.keras()  # the run's own runtime, activated by _prepare
+    try:
+        with runtime.strategy_scope():
+            model = keras.saving.load_model(path, safe_mode=True)
+    except Exception as exc:  # noqa: BLE001 - any failure to read a checkpoint means "bad file"
+        raise KvtError(f"cannot resume {path.parent}: {MODEL_FILE} cannot be read ({type(exc).__name__}); start a new run") from exc
+    if model.optimizer is None:
+        raise KvtError(f"cannot resume {path.parent}: {MODEL_FILE} has no optimizer state; start a new run")
+    # The history is the truth about finished epochs; a kill between the
+    # checkpoint and its history row can leave the optimizer one epoch ahead.
+    model.optimizer.iterations.assign(iterations)
+    return model
+
+
+def _on(cfg: RunConfig) -> str:
+    """`` on jax`` for a run off the default runtime, else nothing: how labels and titles name it."""
+    return f" on {cfg.backend}" if cfg.backend != runtime.BACKEND_DEFAULT else ""
+
+
+def _label(cfg: RunConfig) -> str:
+    """The run folder's label: ``keras-relu``, ``keras-relu-jax``."""
+    return f"{cfg.framework}-{cfg.activation}" + (f"-{cfg.backend}" if _on(cfg) else "")
