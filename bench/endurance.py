@@ -1,6 +1,6 @@
 """Memory over many short runs in one process: does RSS stay flat?
 
-    python bench/endurance.py --runs 20            # the engine, as kvt-train compare uses it
+    python bench/endurance.py --runs 20            # the engine's train(), in this one process (compare gives each run a child)
     python bench/endurance.py --runs 20 --app      # the same through the Textual app, headless
 
 Each run trains 1 epoch on a small slice of the bundled sample. Prints the

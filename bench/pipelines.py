@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kvt_models.backend import runtime  # noqa: E402
+from kvt_models.backend import runtime
 
 
 def main() -> None:

@@ -23,10 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's kvt, also in the children
 
-from kvt_models.backend import runtime  # noqa: E402
-from kvt_models.settings.config import RunConfig  # noqa: E402
-from kvt_models.train.isolated import train_isolated  # noqa: E402
-from kvt_models.variants import BACKENDS  # noqa: E402
+from kvt_models.backend import runtime
+from kvt_models.settings.config import RunConfig
+from kvt_models.train.isolated import train_isolated
+from kvt_models.variants import BACKENDS
 
 
 def steady_img_per_s(result) -> float:

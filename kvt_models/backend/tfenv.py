@@ -47,7 +47,7 @@ def import_tf() -> Any:
 
         if "tensorflow" not in sys.modules:
             with quiet_fd2():
-                import tensorflow as tf  # noqa: F401
+                import tensorflow as tf
             try:
                 import absl.logging
 

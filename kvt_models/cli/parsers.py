@@ -20,14 +20,14 @@ from kvt_models.variants import PRESETS
 class Parser(argparse.ArgumentParser):
     """argparse that raises ConfigError instead of printing usage and exiting, so main() owns the exit."""
 
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+    def parse_known_args(self, args=None, namespace=None):
         try:
             return super().parse_known_args(args, namespace)
         except options.FlagError as exc:
             # An option's own message already says what to type: no "see --help".
             raise ConfigError(str(exc)) from None
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str):
         raise ConfigError(f"{message} (see kvt-train --help)")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import TextIO
+from typing import Any, TextIO
 
 
 class SignalStop:
@@ -16,7 +16,7 @@ class SignalStop:
         self.stop = stop
         self.err = err
         self.signum: int | None = None
-        self._old: dict[int, object] = {}
+        self._old: dict[int, Any] = {}
 
     def __enter__(self) -> "SignalStop":
         if threading.current_thread() is threading.main_thread():

@@ -28,10 +28,18 @@ from kvt_models.cluster.shipping import Shipment, local_copy
 from kvt_models.errors import ClusterError, KvtError, one_line
 from kvt_models.events import EpochEnded, RunPlaced, StageChanged, TrainEnded, TrainFailed, TrainStarted
 from kvt_models.settings.config import RunConfig
-from kvt_models.store.runs import CONFIG_FILE, HISTORY_FILE, MODEL_FILE, STATUS_FILE
+from kvt_models.store.runs import (
+    CONFIG_FILE,
+    CONFUSION_FILE,
+    CURVES_FILE,
+    HISTORY_FILE,
+    MODEL_FILE,
+    REPORT_FILE,
+    STATUS_FILE,
+)
 
 # The files of a run folder that travel, and when.
-RUN_FILES = (CONFIG_FILE, STATUS_FILE, HISTORY_FILE, MODEL_FILE, "report.json", "curves.png", "confusion.png")
+RUN_FILES = (CONFIG_FILE, STATUS_FILE, HISTORY_FILE, MODEL_FILE, REPORT_FILE, CURVES_FILE, CONFUSION_FILE)
 _AT_START = (CONFIG_FILE, STATUS_FILE, HISTORY_FILE)
 _AT_EPOCH = (STATUS_FILE, HISTORY_FILE, MODEL_FILE)
 STOP_POLL_S = 5.0  # how long one wait for the stop flag lasts before it is asked again
@@ -90,7 +98,7 @@ def train_on_worker(relay: Any, config: dict, shipment: Shipment | None, driver_
 
 def _placement(ray: Any) -> RunPlaced:
     node_id = ray.get_runtime_context().get_node_id()
-    info = next((n for n in ray.nodes() if n.get("NodeID") == node_id), {})
+    info: dict[str, Any] = next((n for n in ray.nodes() if n.get("NodeID") == node_id), {})
     address = str(info.get("NodeManagerAddress") or "")
     return RunPlaced(node=str(info.get("NodeName") or address or node_id[:8]), node_id=node_id, address=address,
                      pid=os.getpid())

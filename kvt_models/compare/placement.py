@@ -29,8 +29,9 @@ def where_runs_train(
     """
     if ray is None:
         if local is None:
-            from kvt_models.train.isolated import train_isolated as local  # deferred: multiprocessing machinery
+            from kvt_models.train.isolated import train_isolated  # deferred: multiprocessing machinery
 
+            local = train_isolated
         return contextlib.nullcontext(local)
     from kvt_models.cluster import ray_queue  # deferred: Ray is an extra
 

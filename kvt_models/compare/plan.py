@@ -63,17 +63,17 @@ def plan(variants: Sequence[tuple[str, ...]], seeds: Sequence[int], base: RunCon
     queue needs must be installed: a missing one is refused here, in one
     line naming its pip command, before anything trains.
     """
-    variants = resolve_variants(variants, base.backend)
-    if len(set(variants)) < len(variants):
+    resolved = resolve_variants(variants, base.backend)
+    if len(set(resolved)) < len(resolved):
         raise ConfigError("each variant may appear only once")
     finished: dict[tuple, Path] = {}
     for info in store.list_runs():
         if info.status == "finished" and info.epochs_done >= info.epochs_total > 0:
             finished.setdefault(_key(info.config), info.path)
     planned = []
-    for variant in variants:
+    for variant in resolved:
         for seed in seeds:
-            cfg = replace(base, framework=variant.framework, activation=variant.activation, backend=variant.backend,
+            cfg = replace(base, framework=variant.framework, activation=variant.activation, backend=variant.backend or base.backend,
                           seed=seed).resolved()
             planned.append(PlannedRun(variant.name, seed, cfg, finished.get(_key(cfg.to_dict()))))
     for backend in dict.fromkeys(item.config.backend for item in planned if item.existing is None):

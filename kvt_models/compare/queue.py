@@ -75,10 +75,11 @@ def run_comparison(
     ``unfinished`` (it can be resumed later). A stop request ends the queue.
     """
     if train_fn is None:
-        from kvt_models.train.training import train as train_fn
+        from kvt_models.train.training import train  # deferred: in-process training imports Keras
 
+        train_fn = train
     stop = stop or threading.Event()
-    concurrency = max(1, int(concurrency or getattr(train_fn, "concurrency", 1)))
+    concurrency = max(1, concurrency or int(getattr(train_fn, "concurrency", 1)))
     store = RunStore(runs_dir)
     store.ensure()
     planned = plan(variants, seeds, base, store)

@@ -189,7 +189,7 @@ def holm(p_values: Sequence[float]) -> list[float]:
 
 def _holm(pairs: list[PairTrajectory]) -> None:
     """The last epoch's p-values of ``pairs``, Holm-corrected, into ``holm_p`` (in place)."""
-    for pair, corrected in zip(pairs, holm([p.last.p_value for p in pairs])):
+    for pair, corrected in zip(pairs, holm([p.last.p_value for p in pairs if p.last is not None])):
         pair.holm_p = corrected
 
 

@@ -72,9 +72,9 @@ def summarize(groups: dict[str, list[RunRecord]], settings: dict[str, Any]) -> C
         curves: dict[str, list[float]] = {}
         depth = min((len(r.history) for r in runs), default=0)
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-            per_epoch = [Stat.of([r.history[i][key] for r in runs]) for i in range(depth)]
-            curves[f"{key}_mean"] = [s.mean for s in per_epoch]
-            curves[f"{key}_std"] = [0.0 if math.isnan(s.std) else s.std for s in per_epoch]
+            by_epoch = [Stat.of([r.history[i][key] for r in runs]) for i in range(depth)]
+            curves[f"{key}_mean"] = [s.mean for s in by_epoch]
+            curves[f"{key}_std"] = [0.0 if math.isnan(s.std) else s.std for s in by_epoch]
         variants.append(
             VariantSummary(
                 variant=name,

@@ -87,7 +87,7 @@ def unpickle_batch(data: bytes, where: str) -> dict[str, Any]:
             f"refusing to unpickle {where}: it asks for {exc.what}, which a CIFAR batch never contains; "
             "use the original cifar-10-python.tar.gz"
         ) from exc
-    except Exception as exc:  # noqa: BLE001 - a malformed pickle can fail in any opcode handler; all mean "bad file"
+    except Exception as exc:
         raise DataError(
             f"could not read CIFAR batch {where}: {one_line(exc)}; download cifar-10-python.tar.gz again"
         ) from exc

@@ -22,7 +22,7 @@ def load_keras_cifar10(say: Progress) -> Dataset:
         keras = runtime_keras()
         (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
         channels_first = keras.backend.image_data_format() == "channels_first"
-    except Exception as exc:  # noqa: BLE001 - urllib, ssl, hash and extraction errors all mean "no usable download"
+    except Exception as exc:
         raise DataError(
             f"could not download CIFAR-10 (offline? {one_line(exc)}): choose the dataset 'sample' (the bundled "
             "subset, works offline) or the path of a local cifar-10-python.tar.gz or image folder"

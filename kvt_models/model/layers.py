@@ -22,9 +22,11 @@ runtime is chosen. ``TFActivation`` exists only where TensorFlow runs the ops.
 
 from __future__ import annotations
 
+from typing import Any
+
 from kvt_models.backend import runtime
 
-keras = runtime.keras()
+keras: Any = runtime.keras()
 ops = runtime.ops()
 
 PACKAGE = "kvt"

@@ -25,7 +25,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable
 
 from kvt_models.errors import ConfigError, KvtError
 from kvt_models.settings.recipes import RECIPES
@@ -121,7 +121,7 @@ def learning_rate(text: str, name: str) -> float:
     return value
 
 
-def one_of(choices: Sequence[str]) -> Rule:
+def one_of(choices: Iterable[str]) -> Rule:
     choices = tuple(choices)
 
     def rule(text: str, name: str) -> str:
@@ -237,7 +237,7 @@ def variant(text: str, name: str) -> Variant:
     )
 
 
-def _braces(choices: Sequence[str]) -> str:
+def _braces(choices: Iterable[str]) -> str:
     return "{" + ",".join(choices) + "}"
 
 

@@ -193,11 +193,6 @@ def read_history(path: Path) -> list[dict[str, float]]:
     return rows
 
 
-def _header(path: Path) -> tuple[str, ...]:
-    with open(path, newline="") as fh:
-        return tuple(next(csv.reader(fh), None) or HISTORY_COLUMNS)
-
-
 def _status_of(path: Path) -> tuple[str, str]:
     status = read_json(path / STATUS_FILE) or {}
     state = status.get("status", "stopped")
@@ -275,13 +270,13 @@ class RunWriter:
         path = self.file(HISTORY_FILE)
         new = not path.exists() or path.stat().st_size == 0
         try:
-            # A run resumed from an older kvt keeps the columns its header has.
-            columns = HISTORY_COLUMNS if new else _header(path)
+            # The header is always HISTORY_COLUMNS: a new file gets it here, and a resumed
+            # run's history was rewritten with it first (RunRecorder.reopen), whatever kvt made it.
             with open(path, "a", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+                writer = csv.DictWriter(fh, fieldnames=HISTORY_COLUMNS, extrasaction="ignore")
                 if new:
                     writer.writeheader()
-                writer.writerow({k: row.get(k, "") for k in columns})
+                writer.writerow({k: row.get(k, "") for k in HISTORY_COLUMNS})
                 fh.flush()
                 os.fsync(fh.fileno())
         except OSError as exc:

@@ -24,7 +24,7 @@ import numpy as np
 from kvt_models.backend import runtime
 from kvt_models.events import BatchEnded, EpochEnded, Listener, TrainStarted
 
-keras = runtime.keras()  # import this module after the runtime is chosen
+keras: Any = runtime.keras()  # import this module after the runtime is chosen
 
 METRIC_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 

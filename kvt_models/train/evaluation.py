@@ -15,10 +15,6 @@ class Evaluation:
     class_names: list[str]
     text: str  # the same report as sklearn prints it, for logs
 
-    @property
-    def accuracy(self) -> float:
-        return float(self.report.get("accuracy", float("nan")))
-
 
 def evaluate_predictions(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> Evaluation:
     from sklearn.metrics import classification_report, confusion_matrix

@@ -147,7 +147,7 @@ def _py_dataset_class() -> Any:
     global _PY_DATASET
     if _PY_DATASET is not None:
         return _PY_DATASET
-    keras = runtime.keras()
+    keras: Any = runtime.keras()
 
     class ArrayBatches(keras.utils.PyDataset):
         """Shuffled, scaled (and optionally augmented) batches of uint8 arrays, in NumPy."""

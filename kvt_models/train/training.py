@@ -345,7 +345,7 @@ def _load_checkpoint(path: Path, iterations: int) -> Any:
     try:
         with runtime.strategy_scope():
             model = keras.saving.load_model(path, safe_mode=True)
-    except Exception as exc:  # noqa: BLE001 - any failure to read a checkpoint means "bad file"
+    except Exception as exc:
         raise KvtError(f"cannot resume {path.parent}: {MODEL_FILE} cannot be read ({type(exc).__name__}); start a new run") from exc
     if model.optimizer is None:
         raise KvtError(f"cannot resume {path.parent}: {MODEL_FILE} has no optimizer state; start a new run")

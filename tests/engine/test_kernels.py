@@ -69,12 +69,32 @@ def test_the_fused_kernel_matches_keras_own_batch_norm(keras, shape, training, m
         np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5)
 
 
-def test_a_masked_or_channels_first_call_falls_back_to_keras(keras):
+@pytest.mark.parametrize("case", ["masked", "channels first"])
+def test_a_masked_or_channels_first_call_falls_back_to_keras(keras, case, monkeypatch):
+    """Cases the fused kernel does not cover run Keras's own code: the kernel is never called, the math is Keras's."""
     import tensorflow as tf
 
+    fused_calls = []
+    real = kernels._fused_call
+    monkeypatch.setattr(kernels, "_fused_call", lambda *a: fused_calls.append(a) or real(*a))
+    rng = np.random.default_rng(3)
+    if case == "masked":
+        shape, axis = (4, 5, 5, 3), -1
+        # Keras's mask covers every axis but the channels one; a masked-out position is left out of the statistics.
+        kwargs = {"mask": tf.constant(rng.uniform(size=(4, 5, 5)) > 0.3)}
+    else:
+        shape, axis = (4, 3, 5, 5), 1
+        kwargs = {}
+    x = tf.constant(rng.normal(2.0, 3.0, shape).astype("float32"))
+    own, patched = (keras.layers.BatchNormalization(axis=axis, momentum=0.9) for _ in range(2))
+    kernels.uninstall(keras)
+    expected = own(x, training=True, **kwargs).numpy()
     assert kernels.install(keras)
-    layer = keras.layers.BatchNormalization(axis=1)
-    x = tf.constant(np.random.default_rng(3).normal(size=(4, 3, 5, 5)).astype("float32"))
-    y = layer(x, training=True)  # channels first: Keras's own path, which takes any axis
-    assert y.shape == x.shape
-    assert abs(float(tf.reduce_mean(y))) < 1e-4
+    got = patched(x, training=True, **kwargs).numpy()
+    assert fused_calls == [], "the fused kernel ran on a case it does not cover"
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(patched.moving_mean.numpy(), own.moving_mean.numpy(), rtol=1e-6, atol=1e-6)
+    # And the fused path would have given another answer for the masked case: the mask really counts.
+    if case == "masked":
+        unmasked = keras.layers.BatchNormalization(axis=axis, momentum=0.9)
+        assert not np.allclose(unmasked(x, training=True).numpy(), got, atol=1e-3)

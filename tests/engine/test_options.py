@@ -21,9 +21,13 @@ from kvt_models.errors import ConfigError, DataError
 from kvt_models.settings import options
 from kvt_models.settings.config import RunConfig
 from kvt_tui.cli import build_parser as build_tui_parser
-from kvt_tui.widgets.config_form import FORM_FIELDS, read_field
+from kvt_models import variants
+from kvt_models.settings.recipes import RECIPES
+from kvt_tui.widgets.config_form import BACKEND_OPTIONS, FORM_FIELDS, FRAMEWORK_OPTIONS, TEXT_FIELDS, read_field
 
-# option key -> (the form's field id, whether kvt-tui has the flag too)
+# option key -> (the form's field id, whether kvt-tui has the flag too). The form types text into
+# Inputs, which it reads with read_field (ConfigForm._check_field); its Selects are never parsed: they
+# offer only the option's own choices (test_the_form_s_selects_offer_exactly_the_options_choices).
 FRONT_ENDS: dict[str, tuple[str, bool]] = {
     "framework": ("framework", True),
     "activation": ("activation", True),
@@ -156,7 +160,9 @@ def test_every_front_end_reads_an_option_the_same_way(
     monkeypatch.chdir(tmp_path)
     option = options.RUN_OPTIONS[key]
     field_id, in_kvt_tui = FRONT_ENDS[key]
-    results = {"kvt-train": _kvt_train(option, text), "form": _form(field_id, text)}
+    results = {"kvt-train": _kvt_train(option, text)}
+    if field_id in TEXT_FIELDS or field_id == "data-path":  # a typed field of the form
+        results["form"] = _form(field_id, text)
     if in_kvt_tui:
         results["kvt-tui"] = _kvt_tui(option, text, capsys)
     if refusal is None:
@@ -171,7 +177,9 @@ def test_every_front_end_reads_an_option_the_same_way(
     messages = {where: error for where, (_, error) in results.items()}
     assert all(messages.values()), messages
     # The command lines name the flag, the form and RunConfig.validate the setting: otherwise one text.
-    expected = messages["form"]
+    expected = messages["kvt-train"].replace(option.flag, option.name, 1)
+    if "form" in messages:
+        assert messages["form"] == expected
     assert refusal in expected and "\n" not in expected
     assert expected.startswith(option.name) or expected.startswith(f"no {option.name} ")
     for where in ("kvt-train", "kvt-tui"):
@@ -181,6 +189,18 @@ def test_every_front_end_reads_an_option_the_same_way(
     typed = _typed(text)
     if typed != text and str(typed) == text:  # 0, -3, 1.5, nan: the value code would hold reads the same
         assert _validate(key, typed) == expected
+
+
+def test_the_form_s_selects_offer_exactly_the_options_choices() -> None:
+    """What a Select can hold is what the option's rule accepts, so the form needs no parsing of its own there."""
+    assert [value for _, value in FRAMEWORK_OPTIONS] == list(variants.FRAMEWORKS)
+    assert [value for _, value in BACKEND_OPTIONS] == list(variants.BACKENDS)
+    for option, choices in ((options.FRAMEWORK, variants.FRAMEWORKS), (options.BACKEND, variants.BACKENDS),
+                            (options.ACTIVATION, variants.ACTIVATIONS), (options.RECIPE, RECIPES),
+                            (options.PRECISION, options.PRECISIONS)):
+        assert all(option.parse(choice) == choice for choice in choices)
+        with pytest.raises(ConfigError):
+            option.parse("no-such-choice")
 
 
 def test_every_run_option_has_a_form_field_and_a_flag() -> None:
