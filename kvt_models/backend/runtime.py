@@ -204,7 +204,7 @@ def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and the backend; on TensorFlow also force deterministic kernels and tf.data.
 
     JAX and PyTorch on a CPU are deterministic for this model with their
-    seeded generators (see the README for what is and is not repeatable).
+    seeded generators (docs/runtimes.md says what is and is not repeatable).
     """
     keras().utils.set_random_seed(seed)
     if tf_engine():

@@ -107,7 +107,7 @@ def _this_machines_token(host: str) -> None:
     address, it sends none unless ``RAY_AUTH_MODE=token`` is set (a token is a
     key, not to be handed to any host one types), and the head then refuses the
     driver. A loopback address is this same machine, so kvt does what ``auto``
-    does. A remote head's token is the user's to set up (README).
+    does. A remote head's token is the user's to set up (docs/cluster.md).
     """
     if not _is_loopback(host):
         return

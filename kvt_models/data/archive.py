@@ -7,8 +7,8 @@ An archive is a user's file, so it is data, never a set of instructions:
   absolute paths, links pointing out, devices) rejects the whole archive,
   with a message naming the member and the rule it broke.
 - Nothing is written to disk: members are read straight from the stream.
-  Extracting 60,000 small files to a temporary folder cost 19 s of the first
-  load here, reading them from the stream costs 5 s.
+  Extracting 60,000 small files to a temporary folder costs several times
+  more than reading them from the stream (docs/data.md).
 - Only members that some layout could use are kept in memory
   (:func:`kvt_models.data.layouts.wanted_member`).
 """

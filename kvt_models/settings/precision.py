@@ -6,7 +6,7 @@ statistics, the softmax and the loss stay float32. On a CPU with native bf16
 instructions (AVX-512 BF16 or AMX) oneDNN runs those kernels at about twice the
 float32 rate; elsewhere bf16 is emulated and slower, so ``auto`` picks it only
 where the hardware has it, and only on the runtime where it was measured
-(Keras 3 on TensorFlow; see the README's Performance section).
+(Keras 3 on TensorFlow; docs/performance.md has the measurements).
 
 ``auto`` is resolved once, where the run is configured, and config.json
 records the answer, so a resumed or reused run never changes precision.

@@ -80,7 +80,7 @@ RECIPES: dict[str, Recipe] = {
             lr=0.2,
             augment=True,
             label_smoothing=0.1,
-            shift=0,  # flips only: in 5 epochs this net underfits (train accuracy stays below test); see the README
+            shift=0,  # flips only: in 5 epochs this net underfits (train accuracy stays below test); docs/recipes.md
             tta_flip=True,
         ),
     )

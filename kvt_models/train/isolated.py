@@ -2,8 +2,8 @@
 
 TensorFlow and Keras keep memory from every ``model.fit`` in a process, and
 ``keras.backend.clear_session()`` does not give it back (keras-team/keras
-#17458, tensorflow/tensorflow #61791; measured here: about +25 MB per short run,
-+500 MB over twenty). A long-lived front end such as the app therefore runs
+#17458, tensorflow/tensorflow #61791; docs/performance.md has the measurement).
+A long-lived front end such as the app therefore runs
 each training in a fresh ``spawn``-ed interpreter: the events travel back over
 one pipe as the same plain dataclasses, and a stop request travels down over
 another. A fresh interpreter per run is also what lets each run choose its

@@ -11,7 +11,7 @@ is cast to float32 and scaled to [0, 1] as it is drawn. The 2018 script's
   (for the fast recipe) flips and shifts each batch in NumPy, the form Keras
   feeds every backend from. Measured on 2,000 images on this 2-core box, JAX
   trained as fast from it as from tf.data or from whole float arrays in
-  memory (within the noise; see the README), and it needs neither a float
+  memory (within the noise; docs/runtimes.md), and it needs neither a float
   copy of the data nor tf.data's conversion of every batch to NumPy.
 
 Both shuffle the whole split every epoch from the run's seed, so a seeded
