@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 
+from kvt_models import variants
 from kvt_models.cli.main import main
 from kvt_models.cli.parsers import build_compare_parser, build_parser
 from kvt_models.compare.plan import parse_seeds, parse_variant
 from kvt_models.errors import ConfigError, DataError
 from kvt_models.settings import options
 from kvt_models.settings.config import RunConfig
-from kvt_tui.cli import build_parser as build_tui_parser
-from kvt_models import variants
 from kvt_models.settings.recipes import RECIPES
+from kvt_tui.cli import build_parser as build_tui_parser
 from kvt_tui.widgets.config_form import BACKEND_OPTIONS, FORM_FIELDS, FRAMEWORK_OPTIONS, TEXT_FIELDS, read_field
 
 # option key -> (the form's field id, whether kvt-tui has the flag too). The form types text into
