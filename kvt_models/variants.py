@@ -12,7 +12,7 @@ from typing import NamedTuple
 from kvt_models.errors import ConfigError
 
 FRAMEWORKS: dict[str, str] = {
-    "keras": "Keras 3 (import keras; keras layers and ops only)",
+    "keras": "Keras (import keras; Keras layers and ops only, on every runtime)",
     "tensorflow": "tf.keras + raw TensorFlow ops (tf.nn.*) inside registered layers",
 }
 ACTIVATIONS: tuple[str, ...] = ("relu", "crelu", "elu", "gelu", "swish")

@@ -23,9 +23,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from kvt_models.errors import KvtError, one_line
+from kvt_models.errors import KvtError
 from kvt_models.settings.config import RunConfig
 
+from . import jobs
 from .messages import ExportDone
 from .screens.main import MainScreen, TrainFn
 
@@ -81,10 +82,10 @@ class KvtApp(App[None]):
 
     def _on_signal(self, signum: int) -> None:
         """SIGTERM / SIGHUP: like q, without the question (nobody may be there to answer)."""
-        main = self.main_screen
-        log.info("got signal %d: %s", signum, "stopping the run, then quitting" if main.training else "quitting")
-        if main.training:
-            main.stop_then_quit()
+        runner = self.main_screen.runner
+        log.info("got signal %d: %s", signum, "stopping the run, then quitting" if runner.training else "quitting")
+        if runner.training:
+            runner.stop_then_quit()
         else:
             self.exit()
 
@@ -105,17 +106,17 @@ class KvtApp(App[None]):
 
         if isinstance(self.screen, ConfirmScreen):
             return  # already asking
-        main = self.main_screen
-        if not main.training:
+        runner = self.main_screen.runner
+        if not runner.training:
             self.exit()
             return
-        if main.quit_after_run:
+        if runner.quit_after_run:
             self.notify("Still saving the run; kvt-tui quits as soon as it is on disk.")
             return
 
         def answered(yes: bool | None) -> None:
-            if yes and main.training:
-                main.stop_then_quit()
+            if yes and runner.training:
+                runner.stop_then_quit()
                 self.notify("Stopping at the next batch, saving the run, then quitting…")
             elif yes:
                 self.exit()
@@ -157,6 +158,4 @@ class KvtApp(App[None]):
         if event.state == WorkerState.ERROR:
             # The export worker reports its own KvtErrors; anything reaching
             # here is a bug: say so and keep the app running.
-            worker = event.worker
-            log.error("worker %s failed", worker.name, exc_info=worker.error)
-            self.notify(one_line(worker.error, with_type=True), title=f"{worker.name} failed", severity="error")
+            jobs.report_worker_error(self, event.worker)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 class Parser(argparse.ArgumentParser):
     """argparse whose errors are one line on stderr (no usage dump), exit status 2."""
 
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+    def parse_known_args(self, args=None, namespace=None):
         try:
             return super().parse_known_args(args, namespace)
         except options.FlagError as exc:

@@ -1,15 +1,17 @@
-"""What the main screen's thread workers run: the engine, with its events relayed as messages.
+"""What the app's thread workers run: the engine, with its events relayed as messages.
 
 Each function runs on a worker thread and never touches a widget: it only
-calls ``post``, the screen's ``post_message`` (thread-safe, never blocks the
-engine). Training, resuming, comparison queues and the model view's layer
+calls ``post``, the ``post_message`` of the widget that started the worker
+(the main screen's run controller, or the model view; thread-safe, never
+blocks the engine). Training, resuming, comparison queues and the model view's layer
 tables all run in child processes (:mod:`kvt_models.train.isolated`): TensorFlow
 keeps memory from every fit, and importing it would cost the app ~600 MB.
 Engine modules are imported inside each function, after the first frame.
 
 Every failure of a run reaches the screen as exactly one
 :class:`~kvt_tui.messages.FailedMessage`: the engine's own ``TrainFailed``
-when it sent one, else one made here.
+when it sent one, else one made here. An exception that escapes a job
+anyway is a bug in kvt: :func:`report_worker_error` says so.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ from kvt_models.errors import KvtError, is_user_error, one_line
 from .messages import CompareDone, ModelsDescribed, message_for
 
 if TYPE_CHECKING:
+    from textual.app import App
+    from textual.widget import Widget
+    from textual.worker import Worker
+
     from kvt_models.events import Event
     from kvt_models.settings.config import RunConfig
     from kvt_models.variants import Variant
@@ -33,6 +39,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("kvt_tui")
 
 Post = Callable[[Message], Any]
+
+
+def report_worker_error(node: Widget | App[Any], worker: Worker[Any]) -> None:
+    """A worker's uncaught exception (a Worker.StateChanged to ERROR): logged, and said on screen; the app keeps running.
+
+    The functions below turn every engine failure into a message, so an error
+    that reaches here is a bug in kvt, not the user's.
+    """
+    error = worker.error or RuntimeError("no exception recorded")  # always one in the ERROR state
+    log.error("worker %s failed", worker.name, exc_info=error)
+    node.notify(one_line(error, with_type=True), title=f"{worker.name} failed", severity="error")
 
 
 class RayChoice(NamedTuple):

@@ -93,8 +93,9 @@ def protect_terminal(log_path: Path) -> tuple[str, Callable[[], None]]:
     err_encoding = getattr(sys.__stderr__, "encoding", None) or "utf-8"
     sys.stdout.flush()
     sys.stderr.flush()
-    sys.__stdout__ = sys.stdout = _terminal_stream(term_out, out_encoding)
-    sys.__stderr__ = sys.stderr = _terminal_stream(term_err, err_encoding)
+    # typeshed marks sys.__stdout__/__stderr__ Final; replacing them is the point here (Textual draws on them).
+    sys.__stdout__ = sys.stdout = _terminal_stream(term_out, out_encoding)  # type: ignore[misc]
+    sys.__stderr__ = sys.stderr = _terminal_stream(term_err, err_encoding)  # type: ignore[misc]
     log_fd, used = _open_log(log_path)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)

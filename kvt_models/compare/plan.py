@@ -39,7 +39,7 @@ def parse_seeds(text: str) -> list[int]:
     return SEEDS.parse(text, SEEDS.flag)
 
 
-def resolve_variants(variants: Sequence[tuple[str, ...]], backend: str) -> list[Variant]:
+def resolve_variants(variants: Sequence[Variant | tuple[str, ...]], backend: str) -> list[Variant]:
     """Variants as given (``Variant`` or ``(framework, activation[, backend])``), those without a backend on ``backend``."""
     resolved = []
     for v in variants:
@@ -56,7 +56,7 @@ class PlannedRun:
     existing: Path | None  # a finished run with these exact settings, reused as is
 
 
-def plan(variants: Sequence[tuple[str, ...]], seeds: Sequence[int], base: RunConfig, store: RunStore) -> list[PlannedRun]:
+def plan(variants: Sequence[Variant | tuple[str, ...]], seeds: Sequence[int], base: RunConfig, store: RunStore) -> list[PlannedRun]:
     """Every variant x seed, each matched to a finished run in the store if one exists.
 
     A variant without a backend runs on ``base.backend``. Every runtime the

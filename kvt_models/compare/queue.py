@@ -22,6 +22,7 @@ from kvt_models.errors import ChildDied, TrainingDiverged
 from kvt_models.events import Listener, QueueProgress, ignore
 from kvt_models.settings.config import RunConfig
 from kvt_models.store.runs import RunRecord, RunStore, read_run
+from kvt_models.variants import Variant
 
 
 @dataclass
@@ -46,7 +47,7 @@ class CompareResult:
 
 
 def run_comparison(
-    variants: Sequence[tuple[str, ...]],
+    variants: Sequence[Variant | tuple[str, ...]],
     seeds: Sequence[int],
     base: RunConfig,
     listener: Listener = ignore,

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from kvt_models.compare.settling import Trajectories
     from kvt_models.compare.summary import Comparison, PairSummary, VariantSummary
 
+# The headers of a comparison's table of variants: kvt-train compare's (format_table) and the app's.
+VARIANT_COLUMNS: tuple[str, ...] = ("variant", "n", "final acc %", "best acc %", "img/s", "s/epoch", "params")
+
 
 def verdict(variants: list[VariantSummary], pairs: list[PairSummary], per_epoch: Trajectories | None = None) -> str:
     """Plain sentences about the best-separated pair (or the only one), and whether its lead ever changed."""
@@ -62,7 +65,7 @@ def format_table(comparison: Comparison) -> str:
     def pm(stat: Stat) -> str:
         return mean_std(stat, aligned=True)
 
-    rows = [("variant", "n", "final acc %", "best acc %", "img/s", "s/epoch", "params")]
+    rows = [VARIANT_COLUMNS]
     for v in comparison.variants:
         rows.append((v.variant, str(v.final_accuracy.n), pm(v.final_accuracy), pm(v.best_accuracy),
                      images_per_second(v), f"{v.seconds_per_epoch:.1f}", f"{v.params:,}"))

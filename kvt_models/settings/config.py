@@ -19,7 +19,6 @@ from kvt_models.settings.options import (
     PRECISION,
     RECIPE,
     RUN_OPTIONS,
-    whole_number,
 )
 from kvt_models.settings.precision import LEGACY as LEGACY_PRECISION
 from kvt_models.settings.precision import resolve as resolve_precision
@@ -83,7 +82,3 @@ class RunConfig:
         # Runs made before the precision setting trained in float32, whatever "auto" means now.
         return cls(**{"precision": LEGACY_PRECISION, **{k: v for k, v in data.items() if k in known}})
 
-
-def parse_int(name: str, text: str, low: int, high: int | None = None) -> int:
-    """A user-typed whole number from ``low`` to ``high``, by the options' rule for whole numbers."""
-    return whole_number(low, high)(text.strip(), name)

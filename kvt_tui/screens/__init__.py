@@ -2,8 +2,9 @@
 
 - :mod:`.main`: :class:`~.main.MainScreen`, the form, the tabs and the progress
   strip, and the keys that act on them.
-- :mod:`.engine`: what the main screen is built on: the workers that run the
-  engine, and the handlers of the engine's messages.
+- :mod:`.run_control`: :class:`~.run_control.RunController`, the invisible
+  widget the main screen composes: the workers that run the engine, and the
+  handlers of the engine's messages.
 - :mod:`.run`: a past run, reopened from disk.
 - :mod:`.comparison`: a comparison's results.
 - :mod:`.help` and :mod:`.confirm`: modal screens over the others.

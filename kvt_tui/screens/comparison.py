@@ -18,12 +18,12 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from kvt_models.compare.stats import mean_std
 from kvt_models.compare.summary import Comparison, PairSummary, VariantSummary
-from kvt_models.compare.verdict import images_per_second
+from kvt_models.compare.verdict import VARIANT_COLUMNS, images_per_second
 
 from ..widgets.compare_curves import CompareCurves
 from ..widgets.difference_curves import DifferenceCurves
 
-VARIANT_COLUMNS = ("variant", "n", "final acc %", "best acc %", "img/s", "s/epoch", "params")
+# The variants' headers are kvt-train compare's (VARIANT_COLUMNS); it prints the pairs as sentences.
 PAIR_COLUMNS = ("pair (b - a)", "diff pts", "95% CI pts", "Welch p")
 
 

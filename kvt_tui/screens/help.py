@@ -1,12 +1,28 @@
-"""The help screen (``?``): keys, what the two frameworks mean, where logs go."""
+"""The help screen (``?``): keys, settings, the recipes, what the two frameworks mean, where logs go."""
 
 from __future__ import annotations
 
+import textwrap
+
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from kvt_models.settings.recipes import RECIPES
+
+
+def recipes_text(width: int = 72) -> str:
+    """One entry per recipe of :data:`RECIPES`: its name, then its summary, wrapped under itself."""
+    column = 2 + max(map(len, RECIPES)) + 2
+    return "\n".join(
+        textwrap.fill(escape(recipe.summary), width, initial_indent=f"  {name:<{column - 4}}  ",
+                      subsequent_indent=" " * column)
+        for name, recipe in RECIPES.items()
+    )
+
 
 HELP_TEXT = """\
 [b]kvt-tui: Keras vs. TensorFlow, in the terminal[/b]
@@ -36,17 +52,22 @@ HELP_TEXT = """\
   A bad value is explained under its field, and Train stays off until
   it is fixed.
 
+[b]Recipes[/b]
+{recipes}
+
 [b]Frameworks[/b]
   Since TF 2.16, tf.keras is Keras 3, so both choices build a Keras 3
-  model. "TensorFlow" puts raw tf.nn ops (tf.nn.crelu, ...) inside the
-  activation layers; "Keras" uses keras layers and ops only.
+  model. tensorflow (tf.keras + raw TensorFlow ops) puts raw tf.nn ops
+  (tf.nn.crelu, ...) inside the activation layers; keras uses keras
+  layers and ops only.
 
 [b]Backends[/b]
   Keras 3 on TensorFlow (default), JAX or PyTorch, or Keras 2 (tf_keras,
-  the tf.keras of 2018). "TensorFlow" needs TensorFlow or Keras 2. Each
-  run trains in a process of its own, on its own backend; a runtime that
-  is not installed is greyed out, with its pip command under the field.
-  In the Compare tab, keras:relu@jax is keras:relu on JAX.
+  the tf.keras of 2018). The tensorflow framework needs TensorFlow or
+  Keras 2. Each run trains in a process of its own, on its own backend;
+  a runtime that is not installed is greyed out, with its pip command
+  under the field. In the Compare tab, keras:relu@jax is keras:relu on
+  JAX.
 
 [b]Logs[/b]
   TensorFlow's own log lines go to {log_path}, never to the screen.
@@ -66,7 +87,5 @@ class HelpScreen(ModalScreen[None]):
         self.log_path = log_path
 
     def compose(self) -> ComposeResult:
-        from rich.markup import escape
-
         with VerticalScroll(id="help-box"):
-            yield Static(HELP_TEXT.format(log_path=escape(self.log_path)), id="help-text")
+            yield Static(HELP_TEXT.format(log_path=escape(self.log_path), recipes=recipes_text()), id="help-text")

@@ -1,14 +1,15 @@
 """The main screen: the configuration form, the five tabs and the progress strip.
 
-It owns the keys, and turns them and the form into runs: a new run (``t``),
-a resumed one (``c`` in the runs view or on a reopened run), a comparison
-queue (``g`` on the Compare tab) or a comparison of runs marked in the runs
-view. Running them, and showing what the engine says while they run, is
-the part it inherits from :class:`~kvt_tui.screens.engine.EngineScreen`.
+It owns the layout and the keys, and turns them and the form into runs: a
+new run (``t``), a resumed one (``c`` in the runs view or on a reopened run),
+a comparison queue (``g`` on the Compare tab) or a comparison of runs marked
+in the runs view. Running them, and showing what the engine says while they
+run, is the job of the :class:`~kvt_tui.screens.run_control.RunController`
+it composes (``self.runner``), which it hands the live widgets once mounted.
 
 The first frame is only the skeleton of :meth:`MainScreen.compose`; the form
 and the tabs, with the engine modules they import, are mounted right after it
-(see the first-frame test in tests/test_tui_cli.py).
+(see the first-frame test in tests/tui/test_tui_cli.py).
 """
 
 from __future__ import annotations
@@ -18,26 +19,26 @@ import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Select, Static
-from textual.worker import Worker, WorkerCancelled, WorkerFailed
+from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from kvt_models.errors import KvtError
 from kvt_models.settings.config import RunConfig
-from kvt_models.train.stopping import StopRequest
 
 from .. import jobs
-from ..messages import ModelsDescribed
-from .engine import EngineScreen, TrainFn
+from .run_control import LiveViews, RunController, TrainFn
 
 if TYPE_CHECKING:
     from textual.widgets import TabbedContent
 
     # At run time these are imported by _build_ui, after the first frame:
     # together with the engine modules they pull in, they cost ~50 ms.
+    from ..widgets.compare_view import CompareView
     from ..widgets.config_form import ConfigForm
     from ..widgets.model_view import ModelView
     from ..widgets.runs_view import RunsView
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 KEY_ACTIONS = frozenset({"train", "stop", "export", "runs", "model", "compare", "run_compare", "show_tab", "leave_field"})
 
 
-class MainScreen(EngineScreen):
+class MainScreen(Screen[None]):
     """Pick a framework and activation, train MiniVGGNet live, read the report."""
 
     BINDINGS = [
@@ -71,12 +72,11 @@ class MainScreen(EngineScreen):
     ]
 
     def __init__(self, initial: RunConfig, runs_dir: Path, *, train_fn: TrainFn | None = None) -> None:
-        super().__init__(runs_dir, train_fn=train_fn)
+        super().__init__()
         self.initial = initial
+        self.runs_dir = runs_dir
+        self.runner = RunController(runs_dir, train_fn=train_fn, on_change=self._sync_controls, id="runner")
         self._train_pending = False  # t was pressed before the form was mounted
-        self.model_summaries: dict[tuple[str, str], Any] = {}  # model view summaries, by (framework, activation)
-        self._describing = False  # the model view's child process is building them
-        self._describe_stop = StopRequest()
         self.ui_ready = asyncio.Event()  # set once the form and tabs are mounted
 
     # The widgets, once _build_ui has mounted them.
@@ -85,18 +85,31 @@ class MainScreen(EngineScreen):
         return self.query_one("#config")  # type: ignore[return-value]
 
     @property
+    def views(self) -> TabbedContent:
+        return self.query_one("#views")  # type: ignore[return-value]
+
+    @property
     def model_view(self) -> ModelView:
         return self.query_one("#model-view")  # type: ignore[return-value]
+
+    @property
+    def runs_view(self) -> RunsView:
+        return self.query_one("#runs-view")  # type: ignore[return-value]
+
+    @property
+    def compare_view(self) -> CompareView:
+        return self.query_one("#compare-view")  # type: ignore[return-value]
 
     # -- layout ----------------------------------------------------------------
     def compose(self) -> ComposeResult:
         # The first frame is only this skeleton: Textual itself needs ~0.3 s
-        # to import, and composing the whole form and tabs (~120 widgets, five
+        # to import, and composing the whole form and tabs (~120 widgets, six
         # Selects) takes as long again. The rest is mounted by _build_ui.
         yield Header()
         with Horizontal(id="main"):
             yield Static("Configuration\n\nloading…", id="splash")
         yield Footer()
+        yield self.runner  # invisible; here from the start, so that q and signals can ask it
 
     def on_mount(self) -> None:
         self.sub_title = f"runs: {self.runs_dir}"
@@ -114,26 +127,35 @@ class MainScreen(EngineScreen):
         from ..widgets.report import ReportView
         from ..widgets.runs_view import RunsView
 
-        tabs = TabbedContent(id="views", initial="live")
+        live = LiveViews(
+            tabs=TabbedContent(id="views", initial="live"),
+            history=HistoryView(id="live-box", table_id="metrics", curves_id="curves"),
+            report=ReportView(id="report-view"),
+            progress=TrainingProgress(id="progress"),
+            compare=CompareView(id="compare-view"),
+            runs=RunsView(self.runs_dir, id="runs-view"),
+        )
         for pane in (
-            TabPane("Live 1", HistoryView(id="live-box", table_id="metrics", curves_id="curves"), id="live"),
-            TabPane("Report 2", ReportView(id="report-view"), id="report"),
+            TabPane("Live 1", live.history, id="live"),
+            TabPane("Report 2", live.report, id="report"),
             TabPane("Model 3", ModelView(id="model-view"), id="model"),
-            TabPane("Runs 4", RunsView(self.runs_dir, id="runs-view"), id="runs"),
-            TabPane("Compare 5", CompareView(id="compare-view"), id="compare"),
+            TabPane("Runs 4", live.runs, id="runs"),
+            TabPane("Compare 5", live.compare, id="compare"),
         ):
-            tabs.compose_add_child(pane)  # what `with TabbedContent(): with TabPane(...)` does
+            live.tabs.compose_add_child(pane)  # what `with TabbedContent(): with TabPane(...)` does
         main = self.query_one("#main")
         await main.query_one("#splash").remove()
-        await main.mount(ConfigForm(self.initial, id="config"), tabs)
-        await self.mount(TrainingProgress(id="progress"), before=self.query_one(Footer))
+        await main.mount(ConfigForm(self.initial, id="config"), live.tabs)
+        await self.mount(live.progress, before=self.query_one(Footer))
+        self.runner.attach(live)
         self.ui_ready.set()
         self._sync_controls()
         self.query_one("#framework").focus()
 
-    def on_unmount(self) -> None:
-        super().on_unmount()
-        self._describe_stop.set()  # the model view's helper process ends at once
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # This screen's own worker (t during start-up); the runner and the model view report theirs.
+        if event.state == WorkerState.ERROR:
+            jobs.report_worker_error(self, event.worker)
 
     def system_commands(self) -> Iterable[SystemCommand]:
         """The command palette's entries for this screen's keys."""
@@ -155,18 +177,21 @@ class MainScreen(EngineScreen):
             # The first frame comes before the form and tabs: the keys show,
             # dimmed; only t is taken, and runs once the form is there.
             return True if action == "train" else None
-        if action == "train" and self.training:
+        if action == "train" and self.runner.training:
             return None
-        if action == "stop" and not self.training:
+        if action == "stop" and not self.runner.training:
             return None
         if action == "run_compare":
             # Only on the Compare tab: elsewhere g means nothing.
             if self.views.active != "compare":
                 return False
-            return None if self.training else True
+            return None if self.runner.training else True
         return True
 
     # -- small actions -----------------------------------------------------------
+    def action_stop(self) -> None:
+        self.runner.stop()
+
     def action_show_tab(self, tab: str) -> None:
         self.views.active = tab
 
@@ -188,11 +213,11 @@ class MainScreen(EngineScreen):
         self.query_one("#compare-variants").focus()
 
     def action_export(self) -> None:
-        run = self.current_run
+        run = self.runner.current_run
         if run is None:
             self.notify("No run to export yet: train one (t), or open one from the runs view (r).", severity="warning")
             return
-        if self.training:
+        if self.runner.training:
             self.notify("The run is still training: its PNGs are written when it ends; press e then.", severity="warning")
             return
         self.app.export_pngs(run)  # type: ignore[attr-defined]
@@ -222,7 +247,7 @@ class MainScreen(EngineScreen):
 
     def _train_from_form(self) -> Worker[Any] | None:
         """Start a run with the form's settings; None (and a notification) when it cannot start."""
-        if self.training:
+        if self.runner.training:
             self.notify("A run is already training: stop it first (s).", severity="warning")
             return None
         try:
@@ -230,7 +255,7 @@ class MainScreen(EngineScreen):
         except KvtError as exc:
             self.notify(f"{exc}", title="Fix the settings first", severity="error")
             return None
-        return self.start_run(config)
+        return self.runner.start_run(config)
 
     async def _train_when_ready(self) -> None:
         await self.ui_ready.wait()
@@ -247,7 +272,7 @@ class MainScreen(EngineScreen):
         """Continue ``run_dir`` from its last finished epoch (the runs view's and run screen's c)."""
         from kvt_models.store.runs import read_run_info
 
-        if self.training:
+        if self.runner.training:
             self.notify("A run is already training: stop it first (s), then resume.", severity="warning")
             return
         info = read_run_info(run_dir)
@@ -261,11 +286,11 @@ class MainScreen(EngineScreen):
             )
             return
         cfg = info.config
-        self.start_resume(run_dir, f"{info.run_id} after epoch {info.epochs_done} of {info.epochs_total} "
+        self.runner.start_resume(run_dir, f"{info.run_id} after epoch {info.epochs_done} of {info.epochs_total} "
                           f"({cfg.get('framework', '?')} + {cfg.get('activation', '?')})")
 
     def action_run_compare(self) -> None:
-        if self.training:
+        if self.runner.training:
             self.notify("A run is training: stop it first (s), then run the comparison.", severity="warning")
             return
         self.views.active = "compare"
@@ -276,7 +301,7 @@ class MainScreen(EngineScreen):
         except KvtError as exc:
             self.notify(f"{exc}", title="Fix the comparison first", severity="error")
             return
-        self.start_comparison(variants, seeds, base, ray)
+        self.runner.start_comparison(variants, seeds, base, ray)
 
     # -- the form and its buttons ------------------------------------------------
     def _sync_controls(self) -> None:
@@ -285,10 +310,10 @@ class MainScreen(EngineScreen):
             return  # _build_ui calls this again once everything is mounted
         form = self.form
         for widget in form.query("Input, Select"):
-            widget.disabled = self.training
-        self.query_one("#train-button", Button).disabled = self.training or not form.is_valid
-        self.query_one("#stop-button", Button).disabled = not self.training
-        self.compare_view.set_running(self.training)
+            widget.disabled = self.runner.training
+        self.query_one("#train-button", Button).disabled = self.runner.training or not form.is_valid
+        self.query_one("#stop-button", Button).disabled = not self.runner.training
+        self.compare_view.set_running(self.runner.training)
         self.refresh_bindings()
 
     def on_config_form_validity_changed(self) -> None:
@@ -315,29 +340,8 @@ class MainScreen(EngineScreen):
 
     def _describe_selected_model(self) -> None:
         form = self.form
-        key = (str(form.query_one("#framework", Select).value), str(form.query_one("#activation", Select).value))
-        view = self.model_view
-        if key in self.model_summaries:
-            view.show_summary(self.model_summaries[key])
-            return
-        view.show_loading(*key)
-        if not self._describing:
-            self._describing = True
-            self._describe_worker()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="describe", name="model view")
-    def _describe_worker(self) -> None:
-        jobs.describe_models(self.post_message, self._describe_stop)
-
-    @on(ModelsDescribed)
-    def _models_described(self, message: ModelsDescribed) -> None:
-        self._describing = False
-        if message.error:
-            self.model_view.show_error(message.error)
-            return
-        self.model_summaries.update({(summary.framework, summary.activation): summary for summary in message.summaries})
-        if self.views.active == "model":
-            self._describe_selected_model()
+        self.model_view.show_model(str(form.query_one("#framework", Select).value),
+                                   str(form.query_one("#activation", Select).value))
 
     # -- runs view --------------------------------------------------------------------
     def on_runs_view_open_run(self, message: RunsView.OpenRun) -> None:
@@ -362,4 +366,4 @@ class MainScreen(EngineScreen):
         self.resume_run(message.path)
 
     def on_runs_view_compare_runs(self, message: RunsView.CompareRuns) -> None:
-        self.compare_runs(message.paths)
+        self.runner.compare_runs(message.paths)

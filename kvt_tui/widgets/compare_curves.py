@@ -1,17 +1,15 @@
 """Mean test-accuracy curves of a comparison, one line per variant, drawn with plotext.
 
-Like :class:`~kvt_tui.widgets.curves.Curves`, each widget owns its own
-plotext figure (plotext's module-level figure is a global shared by every
-caller), and the drawing is cached per size.
+A :class:`~kvt_tui.widgets.plot_base.PlotWidget`, like the other curve
+widgets: a plotext figure of its own, the drawing cached per size (a
+comparison's curves never change once shown).
 """
 
 from __future__ import annotations
 
-from rich.console import RenderableType
 from rich.text import Text
-from textual.widget import Widget
 
-from .curves import ready_figure
+from .plot_base import PlotWidget, epoch_ticks
 
 # The colour sequence of plotext's "simple" theme (the i-th line drawn gets the
 # i-th colour; plotext 6 signals take no colour of their own), all in the
@@ -20,39 +18,25 @@ from .curves import ready_figure
 VARIANT_COLOURS = (12, 10, 9, 14, 13, 11, 0, 15, 8, 7)
 
 
-class CompareCurves(Widget):
+class CompareCurves(PlotWidget):
     """Mean val_accuracy per epoch, one line per variant, with a legend line above."""
 
     def __init__(self, curves: dict[str, list[float]] | None = None, *, id: str | None = None) -> None:
         super().__init__(id=id)
         # variant -> mean val_accuracy per epoch (epoch 1 first)
         self.curves: dict[str, list[float]] = dict(curves or {})
-        self._figure: object = None
-        self._cache: tuple[tuple[int, int], Text] | None = None
 
-    def set_curves(self, curves: dict[str, list[float]]) -> None:
-        self.curves = {name: list(values) for name, values in curves.items()}
-        self._cache = None
-        self.refresh()
-
-    def render(self) -> RenderableType:
-        width, height = self.content_size
-        if not any(self.curves.values()):
-            return Text("No finished epoch to draw.", style="dim")
-        if width < 24 or height < 5:
-            return Text("(too small for curves: make the window bigger)", style="dim")
-        key = (width, height)
-        if self._cache is None or self._cache[0] != key:
-            self._cache = (key, self.plot_text(width, height))
-        return self._cache[1]
+    def empty_text(self) -> str:
+        return "" if any(self.curves.values()) else "No finished epoch to draw."
 
     def plot_text(self, width: int, height: int) -> Text:
         """The legend (one line, or one per entry where one line would cut it), then the plot."""
-        entries = []
+        entries: list[Text] = []
         for index, (name, values) in enumerate(self._drawn().items()):
             colour = VARIANT_COLOURS[index % len(VARIANT_COLOURS)]
             entries.append(Text(f"━━ {name} {values[-1]:.3f}", style=f"color({colour})"))
-        one_line = Text.assemble(("mean test accuracy: ", "dim"), *sum(([e, "  "] for e in entries), []), no_wrap=True)
+        spaced: list[Text | str] = [part for entry in entries for part in (entry, "  ")]
+        one_line = Text.assemble(("mean test accuracy: ", "dim"), *spaced, no_wrap=True)
         if one_line.cell_len <= width or height < 8:
             legend = [one_line]
         else:
@@ -69,7 +53,7 @@ class CompareCurves(Widget):
         return {name: values for name, values in self.curves.items() if values}
 
     def _build(self, width: int, height: int) -> str:
-        fig = self._figure = ready_figure(self._figure, width, height)
+        fig = self.ready_figure(width, height)
         panel = fig  # one plot: the figure itself (subplots(1, 1) makes no panel)
         panel.theme("simple")  # no background colour: the terminal's own shows through
         longest = 0
@@ -79,8 +63,5 @@ class CompareCurves(Widget):
             signal = panel.signal(epochs, [float(v) for v in values])
             signal.lines()
             panel.draw(signal)
-        if 0 < longest <= 12:
-            # Whole epochs only; plotext would otherwise label 1.5, 2.5...
-            ticks = list(range(1, longest + 1))
-            panel.ruler("x").ticks(ticks, [str(e) for e in ticks])
+        epoch_ticks(panel, range(1, longest + 1))
         return fig.build().string()

@@ -1,6 +1,8 @@
-"""The Compare tab: pick variants and a seed count, then run the queue (``g``).
+"""The Compare tab: pick variants and seeds, then run the queue (``g``).
 
-Every chosen ``framework:activation[@backend]`` trains once per seed 1..K,
+Every chosen ``framework:activation[@backend]`` trains once per seed: a
+count K means seeds 1..K, a list such as ``1,5,9`` those seeds (the rule of
+``kvt-train compare --seeds``, :data:`kvt_models.settings.options.SEEDS`),
 with the data, recipe, epochs, batch, LR and limits of the configuration
 form; no ``@`` means Keras 3 on TensorFlow, as on the command line. Variants
 on a runtime that is not installed are greyed out. This
@@ -23,20 +25,24 @@ from textual.widgets.selection_list import Selection
 from kvt_models.backend import runtime
 from kvt_models.errors import ConfigError, KvtError
 from kvt_models.events import QueueProgress
-from kvt_models.settings.config import parse_int
-from kvt_models.settings.options import CPUS_PER_RUN, RAY
+from kvt_models.settings.options import CPUS_PER_RUN, RAY, SEEDS
 from kvt_models.variants import Variant, all_variants
 
 from ..jobs import RayChoice
 
 DEFAULT_VARIANTS = ("keras:relu", "tensorflow:crelu")
-DEFAULT_SEEDS = 3
-MAX_SEEDS = 100  # a sanity bound: 100 seeds x 10 variants is already 1,000 runs
 
 
-def parse_seed_count(text: str) -> int:
-    """The number of seeds (>= 1), or a one-line ConfigError."""
-    return parse_int("seeds", text, 1, MAX_SEEDS)
+def ray_installed() -> bool:
+    """Whether Ray is installed: looked up on disk, not imported (importing it takes seconds)."""
+    return importlib.util.find_spec("ray") is not None
+
+
+def seeds_text(seeds: list[int]) -> str:
+    """``seeds 1..3`` for a count, as it was typed; ``seeds 1, 5, 9`` for a list."""
+    if seeds == list(range(1, len(seeds) + 1)):
+        return f"seeds 1..{len(seeds)}"
+    return "seeds " + ", ".join(map(str, seeds))
 
 
 def queue_text(event: QueueProgress) -> str:
@@ -46,14 +52,14 @@ def queue_text(event: QueueProgress) -> str:
 
 
 class CompareView(VerticalScroll, can_focus=False):
-    """Variant checkboxes, the seed count, the run button and the queue's status."""
+    """Variant checkboxes, the seeds, where the runs train, the run button and the queue's status."""
 
     def compose(self) -> ComposeResult:
         yield Static("Compare variants", classes="pane-title")
         yield Static(
-            "Each variant trains once per seed 1..K, with the data, recipe, epochs, batch, LR and limits "
-            "on the left. Finished runs with the same settings are reused. @jax, @torch, @keras2: another "
-            "runtime (greyed out: not installed).",
+            "Each variant trains once per seed (K: seeds 1..K, or a list such as 1,5,9), with the data, recipe, "
+            "epochs, batch, LR and limits on the left. Finished runs with the same settings are reused. @jax, "
+            "@torch, @keras2: another runtime (greyed out: not installed).",
             id="compare-hint",
             classes="hint",
             markup=False,
@@ -69,17 +75,17 @@ class CompareView(VerticalScroll, can_focus=False):
         )
         yield Horizontal(
             Label("Seeds", classes="field-label"),
-            Input(value=str(DEFAULT_SEEDS), compact=True, id="compare-seeds"),
+            Input(value=SEEDS.default, compact=True, id="compare-seeds"),
             classes="field-row",
             id="compare-seeds-row",
         )
         yield Static("", id="compare-seeds-error", classes="field-error", markup=False)
         # Where the runs train: this machine (empty), or a Ray cluster (kvt_models.cluster).
-        ray_installed = importlib.util.find_spec("ray") is not None  # looked up, not imported
+        has_ray = ray_installed()
         yield Horizontal(
             Label("Ray", classes="field-label"),
-            Input(placeholder="empty: here" if ray_installed else "not installed", compact=True, id="compare-ray",
-                  disabled=not ray_installed),
+            Input(placeholder="empty: here" if has_ray else "not installed", compact=True, id="compare-ray",
+                  disabled=not has_ray),
             Label("CPUs/run", classes="field-label"),
             Input(placeholder=str(CPUS_PER_RUN.default), compact=True, id="compare-cpus"),
             classes="field-row",
@@ -87,7 +93,7 @@ class CompareView(VerticalScroll, can_focus=False):
         )
         yield Static(
             "Ray: empty trains here; local starts Ray here; auto or HOST:PORT of a cluster's head "
-            "(results land in the runs dir here)" if ray_installed else
+            "(results land in the runs dir here)" if has_ray else
             "Ray: not installed; pip install 'kvt[ray]' to train the queue on a cluster",
             id="compare-ray-hint", classes="hint", markup=False,
         )
@@ -103,15 +109,16 @@ class CompareView(VerticalScroll, can_focus=False):
         chosen = set(self.query_one("#compare-variants", SelectionList).selected)
         return [v for v in all_variants() if v.name in chosen]
 
-    def seed_count(self) -> int:
-        return parse_seed_count(self.query_one("#compare-seeds", Input).value)
+    def seeds(self) -> list[int]:
+        """The seeds, by ``--seeds``'s rule: ``3`` is [1, 2, 3], ``1,5,9`` is [1, 5, 9]; else a one-line ConfigError."""
+        return SEEDS.parse(self.query_one("#compare-seeds", Input).value)
 
     def choice(self) -> tuple[list[Variant], list[int]]:
-        """(variants, seeds 1..K), or a one-line KvtError saying what to fix."""
+        """(variants, seeds), or a one-line KvtError saying what to fix."""
         variants = self.variants()
         if not variants:
             raise ConfigError("pick at least one variant to compare (two or more to get a verdict)")
-        return variants, list(range(1, self.seed_count() + 1))
+        return variants, self.seeds()
 
     def where(self) -> RayChoice | None:
         """None: a child process per run here; else the Ray cluster's address and CPUs per run (KvtError: one line)."""
@@ -127,7 +134,7 @@ class CompareView(VerticalScroll, can_focus=False):
 
     @on(Input.Changed, "#compare-seeds")
     def _seeds_changed(self) -> None:
-        self._show_refusal("#compare-seeds-error", self.seed_count, self.query_one("#compare-seeds", Input))
+        self._show_refusal("#compare-seeds-error", self.seeds, self.query_one("#compare-seeds", Input))
 
     def _show_refusal(self, error_id: str, read: Callable[[], object], field: Input | None = None) -> None:
         """The line under a field: what ``read`` refuses (a KvtError), or nothing; ``field`` is marked invalid too."""
@@ -159,6 +166,6 @@ class CompareView(VerticalScroll, can_focus=False):
 
     def set_running(self, running: bool) -> None:
         """While a queue (or any run) trains, the choice is frozen."""
-        ray_installed = importlib.util.find_spec("ray") is not None
+        has_ray = ray_installed()
         for widget in self.query("SelectionList, Input, Button"):
-            widget.disabled = running or (widget.id == "compare-ray" and not ray_installed)
+            widget.disabled = running or (widget.id == "compare-ray" and not has_ray)

@@ -23,16 +23,16 @@ from kvt_models.settings.config import RunConfig
 from kvt_models.settings.options import Option
 from kvt_models.settings.recipes import RECIPES
 
+# The selects' labels are the heads of the vocabulary's descriptions (kvt_models.variants), so that
+# a framework or runtime added there shows here too: the pane is 35 columns wide, and a Select beside
+# its label has ~20, so a label stops before the description's details ("(...)", ": ...").
 FRAMEWORK_OPTIONS: list[tuple[str, str]] = [
-    ("Keras", "keras"),
-    ("TensorFlow (tf.keras + TF ops)", "tensorflow"),
+    (description.split(" (")[0], name) for name, description in variants.FRAMEWORKS.items()
 ]
-# The runtimes, in options.BACKENDS's order; those not installed are greyed out (see _check_runtimes).
+# The runtimes, in BACKENDS's order; those not installed are greyed out (see _check_runtimes).
+# All but keras2 are Keras 3, so "Keras 3 on" goes without saying: "JAX", "Keras 2 (tf_keras)".
 BACKEND_OPTIONS: list[tuple[str, str]] = [
-    ("TensorFlow", "tensorflow"),
-    ("JAX", "jax"),
-    ("PyTorch", "torch"),
-    ("Keras 2 (tf_keras)", "keras2"),
+    (description.removeprefix("Keras 3 on ").split(":")[0], name) for name, description in variants.BACKENDS.items()
 ]
 BACKEND_NAMES = dict((value, prompt) for prompt, value in BACKEND_OPTIONS)
 FRAMEWORK_NOTE = "tf.keras is Keras 3 (TF ≥ 2.16; Keras 2 on the keras2 backend): the TensorFlow side differs by raw tf.nn ops in its layers (m)."
@@ -85,7 +85,7 @@ def describe_data(spec: str) -> str:
 
 
 def recipe_hint(name: str) -> str:
-    """One line under the recipe: its defaults (the full story is in the help screen)."""
+    """One line under the recipe: its defaults (the help screen's Recipes section has each one's summary)."""
     recipe = RECIPES[name]
     extras = " · augment" if recipe.augment else ""
     return f"{recipe.epochs} epochs · batch {recipe.batch_size} · lr {recipe.lr:g}{extras}"
@@ -323,11 +323,6 @@ class ConfigForm(VerticalScroll, can_focus=False):
         except KvtError as exc:
             self._set_error("data-path", exc)
             hint.update("")
-        except ImportError as exc:
-            # Only while the data module is missing from a partial checkout:
-            # training will say the same thing, so do not block the form here.
-            self._set_error("data-path", None)
-            hint.update(f"cannot describe the dataset: {exc}")
         else:
             self._set_error("data-path", None)
             hint.update(description)

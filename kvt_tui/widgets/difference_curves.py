@@ -6,21 +6,19 @@ mean test accuracy in points, the band's upper and lower bounds as two lines
 the band stays on one side of zero the answer has settled; a crossing of the
 difference line over zero is a change of lead.
 
-Like the other curve widgets it owns its own plotext figure and caches the
-drawing per size.
+A :class:`~kvt_tui.widgets.plot_base.PlotWidget`, like the other curve
+widgets: a plotext figure of its own, the drawing cached per size and pair.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Hashable
 
-from rich.console import RenderableType
 from rich.text import Text
-from textual.widget import Widget
 
 from .compare_curves import VARIANT_COLOURS
-from .curves import ready_figure
+from .plot_base import PlotWidget, epoch_ticks
 
 if TYPE_CHECKING:
     from kvt_models.compare.settling import PairTrajectory
@@ -29,15 +27,13 @@ if TYPE_CHECKING:
 # drawing order of series() is also the legend's colour order.
 
 
-class DifferenceCurves(Widget):
+class DifferenceCurves(PlotWidget):
     """B - A (points) per epoch, its 95% CI bounds and zero, for one pair of a comparison."""
 
     def __init__(self, pairs: list[PairTrajectory] | None = None, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.pairs: list[PairTrajectory] = list(pairs or [])
         self.index = 0  # the pair shown
-        self._figure: object = None
-        self._cache: tuple[tuple[int, int, int], Text] | None = None
 
     @property
     def pair(self) -> PairTrajectory | None:
@@ -47,20 +43,16 @@ class DifferenceCurves(Widget):
         """Show the next pair (with three or more variants there is one per variant after the first)."""
         if self.pairs:
             self.index = (self.index + 1) % len(self.pairs)
-            self._cache = None
-            self.refresh()
+            self.invalidate()
 
-    def render(self) -> RenderableType:
-        width, height = self.content_size
+    def empty_text(self) -> str:
         pair = self.pair
         if pair is None or not any(not math.isnan(e.diff) for e in pair.epochs):
-            return Text("No pair with a finished epoch on both sides.", style="dim")
-        if width < 24 or height < 5:
-            return Text("(too small for curves: make the window bigger)", style="dim")
-        key = (width, height, self.index)
-        if self._cache is None or self._cache[0] != key:
-            self._cache = (key, self.plot_text(width, height))
-        return self._cache[1]
+            return "No pair with a finished epoch on both sides."
+        return ""
+
+    def cache_key(self) -> Hashable:
+        return self.index
 
     def series(self) -> dict[str, tuple[list[int], list[float]]]:
         """What is drawn, in points: each line's epochs and values (the CI only where it exists)."""
@@ -94,15 +86,11 @@ class DifferenceCurves(Widget):
         return Text("\n").join([legend, Text.from_ansi(self._build(drawn, width, height - 1), no_wrap=True)])
 
     def _build(self, drawn: dict[str, tuple[list[int], list[float]]], width: int, height: int) -> str:
-        fig = self._figure = ready_figure(self._figure, width, height)
+        fig = self.ready_figure(width, height)
         fig.theme("simple")  # no background colour: the terminal's own shows through
         for epochs, values in drawn.values():
             signal = fig.signal([float(e) for e in epochs], [float(v) for v in values])
             signal.lines()
             fig.draw(signal)
-        last = max(drawn["B - A"][0])
-        if last <= 12:
-            # Whole epochs only; plotext would otherwise label 1.5, 2.5...
-            ticks = list(range(1, last + 1))
-            fig.ruler("x").ticks(ticks, [str(e) for e in ticks])
+        epoch_ticks(fig, range(1, max(drawn["B - A"][0]) + 1))
         return fig.build().string()

@@ -2,18 +2,26 @@
 
 Layers that run a raw TensorFlow op are marked, which is where the two
 frameworks really differ (both are Keras 3 models). The summaries come from
-:func:`kvt_models.model.summary.describe_models`, run by the app in a child process
-(building a model imports TensorFlow), every variant at once.
+:func:`kvt_models.model.summary.describe_models`, run in a child process
+(building a model imports TensorFlow), every variant at once: the view asks
+for them the first time it is shown (:meth:`ModelView.show_model`), on a
+worker of its own, and keeps them.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
+from textual.worker import Worker, WorkerState
 
 from kvt_models.model.summary import ModelSummary
+from kvt_models.train.stopping import StopRequest
+
+from .. import jobs
+from ..messages import ModelsDescribed
 
 TF_MARK = "◆"
 
@@ -40,7 +48,11 @@ class ModelView(Vertical):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.summary: ModelSummary | None = None
+        self.summary: ModelSummary | None = None  # the one shown
+        self.summaries: dict[tuple[str, str], ModelSummary] = {}  # every variant's, by (framework, activation)
+        self._wanted: tuple[str, str] | None = None  # the last one asked for
+        self._describing = False  # the helper process is building them
+        self._describe_stop = StopRequest()
 
     def compose(self) -> ComposeResult:
         yield Static("Press m to build the model and list its layers.", id="model-summary", markup=False)
@@ -49,6 +61,38 @@ class ModelView(Vertical):
         for label in ("layer", "type", "TensorFlow op", "output", "params"):
             table.add_column(label)
         yield table
+
+    def on_unmount(self) -> None:
+        self._describe_stop.set()  # the helper process ends at once
+
+    def show_model(self, framework: str, activation: str) -> None:
+        """Show that variant's layers; the first time, build every variant's on a worker, then show them."""
+        key = self._wanted = (framework, activation)
+        if key in self.summaries:
+            self.show_summary(self.summaries[key])
+            return
+        self.show_loading(*key)
+        if not self._describing:
+            self._describing = True
+            self._describe_worker()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="describe", name="model view")
+    def _describe_worker(self) -> None:
+        jobs.describe_models(self.post_message, self._describe_stop)
+
+    @on(ModelsDescribed)
+    def _models_described(self, message: ModelsDescribed) -> None:
+        self._describing = False
+        if message.error:
+            self.show_error(message.error)  # the next m tries again
+            return
+        self.summaries.update({(summary.framework, summary.activation): summary for summary in message.summaries})
+        if self._wanted is not None:
+            self.show_model(*self._wanted)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            jobs.report_worker_error(self, event.worker)
 
     def show_loading(self, framework: str, activation: str) -> None:
         self.query_one("#model-summary", Static).update(

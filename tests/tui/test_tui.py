@@ -53,12 +53,12 @@ async def test_train_one_epoch_with_keyboard_then_export(tmp_path: Path, screen_
         await type_into(pilot, "train-limit", "200")
         await type_into(pilot, "test-limit", "100")
         await pilot.press("escape", "t")  # leave the text field, then train
-        assert main.training
+        assert main.runner.training
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert not main.training
+        assert not main.runner.training
 
-        run = main.current_run
+        run = main.runner.current_run
         assert run is not None and run.parent == runs_dir
         assert json.loads((run / "status.json").read_text())["status"] == "finished"
         config = json.loads((run / "config.json").read_text())["config"]
@@ -86,7 +86,22 @@ async def test_train_one_epoch_with_keyboard_then_export(tmp_path: Path, screen_
             assert float(row[2]) == round(expected["recall"], 4)
             assert float(row[3]) == round(expected["f1-score"], 4)
             assert int(row[4]) == int(expected["support"])
-        assert rows == report_rows(saved["report"], classes)
+        # The summary rows, worked out here from the class rows: accuracy over
+        # every test image, the macro average plain, the weighted one by support.
+        per_class = [saved["report"][name] for name in classes]
+        supports = [c["support"] for c in per_class]
+        assert sum(supports) == 100  # --test-limit
+        accuracy, macro, weighted = rows[len(classes):]
+        assert accuracy[1:3] == ("", "") and int(accuracy[4]) == 100
+        assert float(accuracy[3]) == round(saved["report"]["accuracy"], 4)
+        correct = sum(c["recall"] * c["support"] for c in per_class)  # each class's hits
+        assert abs(float(accuracy[3]) - correct / 100) <= 5e-5 + 1e-9
+        for index, metric in enumerate(("precision", "recall", "f1-score"), start=1):
+            plain = sum(c[metric] for c in per_class) / len(per_class)
+            by_support = sum(c[metric] * c["support"] for c in per_class) / sum(supports)
+            assert abs(float(macro[index]) - plain) <= 5e-5 + 1e-9, (metric, macro)
+            assert abs(float(weighted[index]) - by_support) <= 5e-5 + 1e-9, (metric, weighted)
+        assert int(macro[4]) == int(weighted[4]) == 100
         assert app.query_one("#views").active == "report"
         assert "Classification report" in screen_text(app)
         assert "weighted avg" in screen_text(app)
@@ -137,7 +152,7 @@ async def test_stop_mid_run_keeps_a_partial_run(tmp_path: Path) -> None:
         await app.workers.wait_for_complete()
         await pilot.pause()
 
-        run = app.main_screen.current_run
+        run = app.main_screen.runner.current_run
         assert run is not None and run.is_dir()
         status = json.loads((run / "status.json").read_text())
         assert status["status"] == "stopped"
@@ -172,7 +187,7 @@ async def test_invalid_epoch_count_blocks_training(tmp_path: Path, screen_text: 
             assert "esc Leave field" in screen_text(app)
             await pilot.press("escape", "t")
             await pilot.pause()
-            assert not app.main_screen.training
+            assert not app.main_screen.runner.training
             assert "esc Leave field" not in screen_text(app) and "t Train" in screen_text(app)
             assert not runs_dir.exists()  # nothing started, nothing written
             assert any(n.severity == "error" and message in n.message for n in notifications)
@@ -199,7 +214,7 @@ async def test_bad_data_paths_show_an_error_and_the_app_stays_up(
         assert app.query_one("#train-button", Button).disabled
         await pilot.press("t")
         await pilot.pause()
-        assert not main.training and not runs_dir.exists()
+        assert not main.runner.training and not runs_dir.exists()
 
         # A file that exists but is no dataset: training starts, fails with one line, the app goes on.
         corrupt = tmp_path / "corrupt.tar.gz"
@@ -210,7 +225,7 @@ async def test_bad_data_paths_show_an_error_and_the_app_stays_up(
         await pilot.press("escape", "t")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert not main.training
+        assert not main.runner.training
         # Reported once: the engine's own TrainFailed, and nothing more when its error reaches the worker.
         assert [n.title for n in notifications[earlier:] if n.severity == "error"] == ["Cannot train"]
         failures = [n for n in notifications if n.severity == "error" and n.title == "Cannot train"]
@@ -231,19 +246,19 @@ async def test_quit_while_training_asks_then_stops_and_exits(tmp_path: Path, fak
         await pilot.press("t")
         assert await asyncio.to_thread(fake_engine.started.wait, 30)
         await pilot.pause()
-        assert main.training
+        assert main.runner.training
 
         await pilot.press("q")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")  # no: keep training
-        assert not isinstance(app.screen, ConfirmScreen) and main.training and app.is_running
+        assert not isinstance(app.screen, ConfirmScreen) and main.runner.training and app.is_running
         assert app.return_code is None  # not asked to exit
 
         await pilot.press("q")
         await pilot.press("y")  # yes: stop, let the run save, then quit
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert not main.training
+        assert not main.runner.training
         assert app.return_code == 0  # exited by itself once the worker was done
         assert [c.data for c in fake_engine.calls] == ["sample"]
 
@@ -309,7 +324,7 @@ async def test_help_screen_and_command_palette_list_the_keys(tmp_path: Path, scr
         assert isinstance(app.screen, HelpScreen)
         assert "stop gracefully" in screen_text(app)
         await pilot.press("t")  # the main screen's keys are off while the help is up
-        assert not app.main_screen.training and isinstance(app.screen, HelpScreen)
+        assert not app.main_screen.runner.training and isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 

@@ -37,10 +37,10 @@ async def test_a_killed_training_child_ends_the_run_and_the_app_can_train_again(
         await type_into(pilot, "train-limit", "96")
         await type_into(pilot, "test-limit", "30")
         await pilot.press("escape", "t")
-        assert main.training
+        assert main.runner.training
         assert await asyncio.to_thread(first_epoch.wait, TRAINING_TIMEOUT)
 
-        run = main.current_run
+        run = main.runner.current_run
         assert run is not None
         pid = json.loads((run / "status.json").read_text())["pid"]
         assert pid != os.getpid()  # the child writes the run
@@ -48,7 +48,7 @@ async def test_a_killed_training_child_ends_the_run_and_the_app_can_train_again(
         await wait_all(pilot)
 
         # The app is idle again, and says what happened.
-        assert not main.training
+        assert not main.runner.training
         assert not main.query_one("#train-button", Button).disabled
         status = str(main.query_one("#progress-status", Static).render())
         assert "killed by SIGKILL" in status
@@ -59,7 +59,7 @@ async def test_a_killed_training_child_ends_the_run_and_the_app_can_train_again(
 
         # ... and it trains again (a stand-in engine this time: the point is that t starts a run).
         started = []
-        main.train_fn = lambda config, listener, **kwargs: started.append(config)
+        main.runner.train_fn = lambda config, listener, **kwargs: started.append(config)
         await pilot.press("t")
         await wait_all(pilot)
-        assert len(started) == 1 and not main.training
+        assert len(started) == 1 and not main.runner.training

@@ -138,7 +138,7 @@ async def model_view():
         await app.workers.wait_for_complete()
         await pilot.pause()
         summary = main.model_view.summary
-        return len(main.model_summaries), summary.framework, summary.activation, summary.total_params
+        return len(main.model_view.summaries), summary.framework, summary.activation, summary.total_params
 
 shown = asyncio.run(model_view())
 print(json.dumps([shown, sorted(m for m in ("tensorflow", "keras") if m in sys.modules)]))

@@ -78,9 +78,9 @@ async def test_resume_a_stopped_run_from_the_runs_view(tmp_path: Path, screen_te
         assert "c Resume" in screen_text(app).splitlines()[-1]
 
         await pilot.press("c")
-        assert main.training
+        assert main.runner.training
         await wait_all(pilot)
-        assert not main.training
+        assert not main.runner.training
 
         history = read_history(run)
         assert [row["epoch"] for row in history] == [1, 2]
@@ -89,7 +89,7 @@ async def test_resume_a_stopped_run_from_the_runs_view(tmp_path: Path, screen_te
         assert [row["epoch"] for row in app.query_one(HistoryView).history] == [1, 2]
         assert [row["epoch"] for row in app.query_one(MetricsTable).history] == [1, 2]
         assert app.query_one(MetricsTable).row_count == 2
-        assert main.current_run == run
+        assert main.runner.current_run == run
 
         # A finished run has nothing to resume: c is dimmed, and does nothing.
         await pilot.press("r")
@@ -119,9 +119,9 @@ async def test_c_on_a_reopened_run_resumes_it(tmp_path: Path, monkeypatch: pytes
         assert isinstance(app.screen, RunScreen) and app.screen.check_action("resume", ()) is True
         await pilot.press("c")  # the run screen closes, and the main screen resumes the run
         await wait_all(pilot)
-        assert app.screen is app.main_screen and not app.main_screen.training
+        assert app.screen is app.main_screen and not app.main_screen.runner.training
         assert engine.resumed == [run]
-        assert app.main_screen.current_run == engine.run_dirs[0]
+        assert app.main_screen.runner.current_run == engine.run_dirs[0]
 
 
 async def test_resume_of_a_broken_run_is_a_notification(tmp_path: Path) -> None:
@@ -137,7 +137,7 @@ async def test_resume_of_a_broken_run_is_a_notification(tmp_path: Path) -> None:
         await pilot.pause()
         await pilot.press("c")
         await wait_all(pilot)
-        assert app.is_running and not app.main_screen.training
+        assert app.is_running and not app.main_screen.runner.training
         errors = [n for n in notifications if n.severity == "error"]
         assert len(errors) == 1 and "model.keras is missing" in errors[0].message
         assert [row["epoch"] for row in read_history(run)] == [1, 2]  # untouched
@@ -183,14 +183,17 @@ async def test_compare_two_variants_two_seeds_then_reuse(
         assert [v.name for v in view.variants()] == ["keras:relu", "tensorflow:crelu"]
         assert "g Run queue" in screen_text(app).splitlines()[-1]
 
-        # A bad seed count: explained under the field, and g refuses.
+        # A bad seeds value: explained under the field, and g refuses.
         await type_into(pilot, "compare-seeds", "0")
         error = app.query_one("#compare-seeds-error", Static)
-        assert error.display and "seeds must be a whole number from 1 to 100, got 0" in str(error.render())
+        assert error.display and "seeds must be a count from 1 to 100 (seeds 1..K)" in str(error.render())
         await pilot.press("escape", "g")
         await pilot.pause()
-        assert not main.training
+        assert not main.runner.training
         assert any(n.severity == "error" and "seeds" in n.message for n in notifications)
+        # A list, as kvt-train compare --seeds takes it: those seeds, in that order.
+        await type_into(pilot, "compare-seeds", "9,5,1")
+        assert not error.display and view.choice()[1] == [9, 5, 1]
 
         await type_into(pilot, "compare-seeds", "2")
         assert not error.display
@@ -198,7 +201,7 @@ async def test_compare_two_variants_two_seeds_then_reuse(
         # The stand-in engine finishes the queue at once, so the queue may be
         # over before the key press returns: wait for it, then check its work.
         await wait_all(pilot)
-        assert not main.training
+        assert not main.runner.training
 
         assert [(e.index, e.total, e.variant, e.seed, e.reused) for e in queue_events] == [
             (1, 4, "keras:relu", 1, False), (2, 4, "keras:relu", 2, False),
@@ -214,7 +217,7 @@ async def test_compare_two_variants_two_seeds_then_reuse(
         assert screen.query_one("#compare-pairs", DataTable).row_count == 1
         verdict = screen.comparison.verdict
         assert verdict and verdict[:40] in flat(screen_text(app))
-        folder = main.last_comparison_folder
+        folder = main.runner.last_comparison_folder
         assert folder is not None and (folder / "comparison.json").is_file() and (folder / "overlay.png").is_file()
         assert any(str(folder) in n.message for n in notifications)
 
@@ -265,7 +268,7 @@ async def test_compare_marked_runs_from_the_runs_view(tmp_path: Path, screen_tex
         ]
         assert "one seed each" in screen.comparison.verdict
         assert "one seed each" in flat(screen_text(app))
-        folder = app.main_screen.last_comparison_folder
+        folder = app.main_screen.runner.last_comparison_folder
         assert folder is not None and (folder / "comparison.json").is_file()
 
 
@@ -284,11 +287,11 @@ async def test_s_stops_a_comparison_queue(tmp_path: Path, monkeypatch: pytest.Mo
         await pilot.press("v", "g")
         assert await asyncio.to_thread(fake_engine.started.wait, 60)
         await pilot.pause()
-        assert main.training and main.comparing
+        assert main.runner.training and main.runner.comparing
         assert "run 1 of 6: keras:relu seed 1" in str(app.query_one("#compare-status", Static).render())
         await pilot.press("s")
         await wait_all(pilot)
-        assert not main.training and app.is_running
+        assert not main.runner.training and app.is_running
         assert [config.seed for config in fake_engine.calls] == [1]  # the queue went no further than the run it was in
         assert "comparison stopped" in str(app.query_one("#compare-status", Static).render())
         assert any(n.title == "Comparison stopped" for n in notifications)
@@ -304,5 +307,5 @@ async def test_t_pressed_at_start_up_trains_once_and_the_workers_cover_it(tmp_pa
         await pilot.pause()
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert len(engine.calls) == 1 and not app.main_screen.training
+        assert len(engine.calls) == 1 and not app.main_screen.runner.training
         assert (engine.calls[0].epochs, engine.calls[0].train_limit, engine.calls[0].test_limit) == (1, 200, 100)

@@ -47,10 +47,17 @@ def check_snapshot(name: str, text: str, app: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def runtimes_as_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The screens show which runtimes are installed: pin CI's set (the README's test command installs
-    jax and keras2, not torch), so that a developer with PyTorch installed gets the same screens."""
+    """The screens show what is installed: pin CI's set (the README's test command installs jax, keras2
+    and ray, not torch), so that the screens are the same with any extras, or none, installed.
+
+    The form and the Compare tab's variants ask runtime.available; the Compare tab's Ray field (its
+    hint, and so the tab's height and scrollbar) asks compare_view.ray_installed.
+    """
     from kvt_models.backend import runtime
+    from kvt_tui.widgets import compare_view
+
     monkeypatch.setattr(runtime, "available", lambda backend: backend in ("tensorflow", "jax", "keras2"))
+    monkeypatch.setattr(compare_view, "ray_installed", lambda: True)
 
 
 def still_app(**options: Any) -> Any:

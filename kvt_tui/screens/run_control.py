@@ -1,31 +1,32 @@
-"""The engine's side of the main screen: what runs on its workers, and the messages they send.
+"""The main screen's run controller: what runs on the "train" workers, and the messages they send.
 
 Data flows one way::
 
     child process: model.fit -> KvtCallback -> event     (kvt_models.train.isolated)
       -> pipe -> worker thread: listener(event)           (kvt_tui.jobs)
-      -> screen.post_message(message)                     thread-safe, never blocks training
-      -> @on handlers below (UI thread) -> widgets
+      -> controller.post_message(message)                 thread-safe, never blocks training
+      -> @on handlers below (UI thread) -> the live widgets
 
 A new run, a resumed one and a comparison queue share the "train" worker
-group: one at a time, stopped by one flag. :class:`EngineScreen` starts and
-stops them and shows what the engine says in the live widgets.
-:class:`~kvt_tui.screens.main.MainScreen` is the one screen built on it: its
-layout holds those widgets (found here by id), and its keys and form decide
-what to run.
+group: one at a time, stopped by one flag. :class:`RunController` is an
+invisible widget that :class:`~kvt_tui.screens.main.MainScreen` composes.
+It owns those workers (so their messages and state changes come to it),
+the training state and the stop flag, and shows what the engine says in the
+widgets the screen hands it once they are mounted (:class:`LiveViews`). The
+screen keeps the layout, the keys and the form, and decides what to run.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from textual import on, work
-from textual.screen import Screen
+from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
-from kvt_models.errors import one_line
 from kvt_models.settings.config import RunConfig
 from kvt_models.train.stopping import StopRequest
 from kvt_models.variants import Variant
@@ -44,6 +45,7 @@ from ..messages import (
 )
 
 if TYPE_CHECKING:
+    # At run time the widgets are imported after the first frame (see MainScreen._build_ui).
     from textual.widgets import TabbedContent
 
     from kvt_models.compare.summary import Comparison
@@ -59,11 +61,31 @@ if TYPE_CHECKING:
 TrainFn = Callable[..., Any]
 
 
-class EngineScreen(Screen[None]):
-    """Runs, resumed runs and comparisons on workers; their events shown in the live widgets."""
+@dataclass(frozen=True)
+class LiveViews:
+    """The main screen's widgets that a run's messages update, handed to the controller once mounted."""
 
-    def __init__(self, runs_dir: Path, *, train_fn: TrainFn | None = None) -> None:
-        super().__init__()
+    tabs: TabbedContent
+    history: HistoryView
+    report: ReportView
+    progress: TrainingProgress
+    compare: CompareView
+    runs: RunsView
+
+
+class RunController(Widget):
+    """Runs, resumed runs and comparisons on workers; their events shown in the live widgets.
+
+    ``on_change`` is called whenever ``training`` changes, so that the screen's
+    controls follow it at once (not a message: the buttons and keys must be
+    off before the key that started a run returns).
+    """
+
+    DEFAULT_CSS = "RunController { display: none; }"
+
+    def __init__(self, runs_dir: Path, *, train_fn: TrainFn | None = None,
+                 on_change: Callable[[], None] = lambda: None, id: str | None = None) -> None:
+        super().__init__(id=id)
         self.runs_dir = runs_dir
         self.train_fn = train_fn
         self.training = False  # a run, a resumed run or a comparison queue is on the "train" worker
@@ -75,34 +97,18 @@ class EngineScreen(Screen[None]):
         self.last_comparison: Comparison | None = None  # the last one shown, with its folder
         self.last_comparison_folder: Path | None = None
         self._stop: threading.Event | None = None
+        self._on_change = on_change
+        self._views: LiveViews | None = None
 
-    # The widgets the engine's messages update, in the subclass's layout.
-    @property
-    def views(self) -> TabbedContent:
-        return self.query_one("#views")  # type: ignore[return-value]
-
-    @property
-    def history(self) -> HistoryView:
-        return self.query_one("#live-box")  # type: ignore[return-value]
+    def attach(self, views: LiveViews) -> None:
+        """The widgets to update: the screen mounts them after the first frame, before any run can start."""
+        self._views = views
 
     @property
-    def report(self) -> ReportView:
-        return self.query_one("#report-view")  # type: ignore[return-value]
-
-    @property
-    def progress(self) -> TrainingProgress:
-        return self.query_one("#progress")  # type: ignore[return-value]
-
-    @property
-    def compare_view(self) -> CompareView:
-        return self.query_one("#compare-view")  # type: ignore[return-value]
-
-    @property
-    def runs_view(self) -> RunsView:
-        return self.query_one("#runs-view")  # type: ignore[return-value]
-
-    def _sync_controls(self) -> None:
-        """Make the controls follow ``training``: the subclass has them."""
+    def views(self) -> LiveViews:
+        if self._views is None:
+            raise RuntimeError("the run controller has no widgets yet: the screen attaches them once mounted")
+        return self._views
 
     def on_unmount(self) -> None:
         # Whatever the way out, a run still training must end soon (and save
@@ -111,8 +117,8 @@ class EngineScreen(Screen[None]):
             self._stop.set()
 
     def _close_screens_above(self) -> None:
-        """Close reopened runs or an earlier comparison shown over this screen (never the help or a question)."""
-        while self.app.screen is not self and not self.app.screen.is_modal:
+        """Close reopened runs or an earlier comparison shown over the main screen (never the help or a question)."""
+        while self.app.screen is not self.screen and not self.app.screen.is_modal:
             self.app.pop_screen()
 
     # -- starting and stopping -----------------------------------------------------
@@ -129,12 +135,14 @@ class EngineScreen(Screen[None]):
         self, variants: list[Variant], seeds: list[int], base: RunConfig, ray: jobs.RayChoice | None = None
     ) -> Worker[Any]:
         """Train every variant x seed that has no finished run yet (a child process or a Ray task each), then summarise."""
+        from ..widgets.compare_view import seeds_text
+
         total = len(variants) * len(seeds)
         names = ", ".join(v.name for v in variants)
         where = f" on Ray ({ray.address})" if ray else ""
-        stop = self._begin("comparing", f"{total} runs{where}: {names} x seeds 1..{len(seeds)}", comparing=True)
-        self.compare_view.set_status(f"queued {total} runs{where}: {names} x {len(seeds)} seeds")
-        self.compare_view.set_verdict("")
+        stop = self._begin("comparing", f"{total} runs{where}: {names} x {seeds_text(seeds)}", comparing=True)
+        self.views.compare.set_status(f"queued {total} runs{where}: {names} x {len(seeds)} seeds")
+        self.views.compare.set_verdict("")
         self._queue_text = ""
         return self._compare_worker(variants, seeds, base, stop, ray)
 
@@ -148,15 +156,17 @@ class EngineScreen(Screen[None]):
         self.training = True
         self.comparing = comparing
         self._stop = StopRequest()
-        self.history.set_history([])
-        self.report.show_placeholder("Training… the report appears here when the run ends.")
-        self.progress.set_stage(stage, detail)
+        views = self.views
+        views.history.set_history([])
+        views.report.show_placeholder("Training… the report appears here when the run ends.")
+        views.progress.set_stage(stage, detail)
         if not comparing:
-            self.views.active = "live"
-        self._sync_controls()
+            views.tabs.active = "live"
+        self._on_change()
         return self._stop
 
-    def action_stop(self) -> None:
+    def stop(self) -> None:
+        """Stop the run or queue at the next batch end (s); nothing when none trains."""
         if not self.training or self._stop is None:
             return
         self._stop.set()
@@ -164,12 +174,12 @@ class EngineScreen(Screen[None]):
             detail = "at the next batch end; the finished runs are kept, and g again goes on from there"
         else:
             detail = "at the next batch end; the partial run will be saved"
-        self.progress.set_stage("stopping", detail)
+        self.views.progress.set_stage("stopping", detail)
 
     def stop_then_quit(self) -> None:
         """Stop the run at the next batch; the app exits once it is saved (q answered yes, SIGTERM, SIGHUP)."""
         self.quit_after_run = True
-        self.action_stop()
+        self.stop()
 
     # -- the workers: they never touch a widget, they only post messages ----------
     @work(thread=True, exclusive=True, exit_on_error=False, group="train", name="training")
@@ -192,21 +202,18 @@ class EngineScreen(Screen[None]):
         jobs.compare_marked(self.post_message, paths, self.runs_dir)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Only this widget's workers: Worker.StateChanged goes to the worker's node and does not bubble.
         worker = event.worker
         if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             return
         if event.state == WorkerState.ERROR:
-            # The jobs turn every engine failure into a message (a run's:
-            # FailedMessage); an error reaching here is a bug in kvt: say so
-            # and keep the app running.
-            jobs.log.error("worker %s failed", worker.name, exc_info=worker.error)
-            self.notify(one_line(worker.error, with_type=True), title=f"{worker.name} failed", severity="error")
+            jobs.report_worker_error(self, worker)
         if worker.group == "train":
             self.training = False
             self.comparing = False
-            self._sync_controls()
-            if self.views.active == "runs":
-                self.runs_view.reload()
+            self._on_change()
+            if self.views.tabs.active == "runs":
+                self.views.runs.reload()
             if self.quit_after_run:
                 self.app.exit()
 
@@ -215,29 +222,29 @@ class EngineScreen(Screen[None]):
     def _on_stage(self, message: StageMessage) -> None:
         if self._stop is not None and self._stop.is_set() and message.event.stage != "evaluating":
             return  # keep "stopping…" on screen until the run says more
-        self.progress.set_stage(message.event.stage, message.event.detail)
+        self.views.progress.set_stage(message.event.stage, message.event.detail)
 
     @on(StartedMessage)
     def _on_started(self, message: StartedMessage) -> None:
         event = message.event
         self.current_run = Path(event.run_dir)
         self._runtime = event.runtime  # the report says which Keras ran it
-        self.sub_title = f"run {event.run_id}"
-        self.progress.started(event)
+        self.screen.sub_title = f"run {event.run_id}"
+        self.views.progress.started(event)
         if event.initial_epoch > 0:
             # A resumed run: show the epochs it already has, then the new ones append.
             from kvt_models.store.runs import read_history
 
-            self.history.set_history(read_history(Path(event.run_dir))[: event.initial_epoch])
+            self.views.history.set_history(read_history(Path(event.run_dir))[: event.initial_epoch])
 
     @on(BatchMessage)
     def _on_batch(self, message: BatchMessage) -> None:
-        self.progress.batch_ended(message.event)
+        self.views.progress.batch_ended(message.event)
 
     @on(EpochMessage)
     def _on_epoch(self, message: EpochMessage) -> None:
-        self.history.add_epoch(message.event.as_row())
-        self.progress.epoch_ended(message.event)
+        self.views.history.add_epoch(message.event.as_row())
+        self.views.progress.epoch_ended(message.event)
 
     @on(EndedMessage)
     def _on_ended(self, message: EndedMessage) -> None:
@@ -247,13 +254,13 @@ class EngineScreen(Screen[None]):
         acc_text = f" · test accuracy {accuracy:.4f}" if accuracy is not None else ""
         summary = f"{event.status} after {event.epochs_done} epoch{'s' if event.epochs_done != 1 else ''}{acc_text}"
         on = f" · {self._runtime}" if self._runtime else ""
-        self.report.show(event.report, event.confusion, event.class_names, f"{event.run_id}: {summary}{on}")
-        self.progress.finished(f"{summary} · saved in {event.run_dir}")
+        self.views.report.show(event.report, event.confusion, event.class_names, f"{event.run_id}: {summary}{on}")
+        self.views.progress.finished(f"{summary} · saved in {event.run_dir}")
         if self.comparing:
             return  # one run of a queue: the comparison's end says it all
         self.notify(f"{summary}. Saved in {event.run_dir}", title=f"Run {event.status}")
         self._close_screens_above()
-        self.views.active = "report"
+        self.views.tabs.active = "report"
 
     @on(FailedMessage)
     def _on_failed(self, message: FailedMessage) -> None:
@@ -262,10 +269,10 @@ class EngineScreen(Screen[None]):
         event = message.event
         title = "Cannot train" if event.user_error else "Training failed"
         self.notify(event.message, title=title, severity="error", timeout=10)
-        self.progress.finished(f"{title.lower()}: {event.message}")
-        self.report.show_placeholder(f"{title}: {event.message}")
+        self.views.progress.finished(f"{title.lower()}: {event.message}")
+        self.views.report.show_placeholder(f"{title}: {event.message}")
         if self.comparing:
-            self.compare_view.set_status(f"comparison failed: {event.message}")
+            self.views.compare.set_status(f"comparison failed: {event.message}")
 
     @on(QueueMessage)
     def _on_queue(self, message: QueueMessage) -> None:
@@ -273,13 +280,13 @@ class EngineScreen(Screen[None]):
 
         event = message.event
         text = self._queue_text = queue_text(event)
-        self.compare_view.set_status(text)
+        self.views.compare.set_status(text)
         if self._stop is not None and self._stop.is_set():
             return  # keep "stopping…" on screen
-        self.progress.set_stage("comparing", text)
+        self.views.progress.set_stage("comparing", text)
         if not event.reused:
             # A fresh run: the live table and curves follow it from its first epoch.
-            self.history.set_history([])
+            self.views.history.set_history([])
 
     @on(PlacedMessage)
     def _on_placed(self, message: PlacedMessage) -> None:
@@ -287,9 +294,9 @@ class EngineScreen(Screen[None]):
         event = message.event
         retry = f", retry {event.attempt - 1}" if event.attempt > 1 else ""
         text = f"{self._queue_text} · on node {event.node} ({event.node_id[:8]}{retry})"
-        self.compare_view.set_status(text)
+        self.views.compare.set_status(text)
         if self._stop is None or not self._stop.is_set():
-            self.progress.set_stage("comparing", text)
+            self.views.progress.set_stage("comparing", text)
 
     @on(CompareDone)
     def _compare_done(self, message: CompareDone) -> None:
@@ -301,6 +308,7 @@ class EngineScreen(Screen[None]):
             lines = "\n".join(message.unfinished)
             self.notify(f"{len(message.unfinished)} run(s) did not finish:\n{lines}",
                         title="Runs did not finish", severity="error", timeout=20)
+        views = self.views
         if message.comparison is None:
             # Stopped (s), or a variant has no finished run: the finished runs are kept and reused next time.
             if message.stopped:
@@ -310,18 +318,18 @@ class EngineScreen(Screen[None]):
             else:
                 text = (f"comparison incomplete: {len(message.unfinished)} run(s) did not finish, so a variant "
                         "has no run to compare; resume them from the runs view (c), then press g again")
-            self.compare_view.set_status(text)
-            self.progress.finished(text)
+            views.compare.set_status(text)
+            views.progress.finished(text)
             return
         from .comparison import CompareScreen
 
         self.last_comparison = message.comparison
         self.last_comparison_folder = message.folder
         done = f"comparison done: {message.trained} trained, {message.reused} reused"
-        self.compare_view.set_status(f"{done} · saved in {message.folder}")
+        views.compare.set_status(f"{done} · saved in {message.folder}")
         if self.comparing:
-            self.progress.finished(f"{done} · {message.comparison.verdict}")
-        self.compare_view.set_verdict(message.comparison.verdict)
+            views.progress.finished(f"{done} · {message.comparison.verdict}")
+        views.compare.set_verdict(message.comparison.verdict)
         self.notify(f"comparison.json, overlay.png and the diff PNGs in {message.folder}", title="Comparison saved", timeout=10)
         self._close_screens_above()
         self.app.push_screen(CompareScreen(message.comparison, message.folder))
