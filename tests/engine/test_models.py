@@ -68,29 +68,41 @@ def test_layer_configs_round_trip():
         assert clone.get_config() == layer.get_config()
 
 
-@pytest.mark.parametrize("framework, activation", [("keras", "crelu"), ("tensorflow", "crelu"), ("tensorflow", "gelu")])
-def test_saved_model_reloads_in_a_fresh_process_with_safe_mode(tmp_path, framework, activation):
-    model = build_minivggnet(framework, activation, num_classes=10)
-    model.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=["accuracy"])
-    path = tmp_path / "model.keras"
-    model.save(path)
+RELOADED = [("keras", "crelu"), ("tensorflow", "crelu"), ("tensorflow", "gelu")]
+
+
+def test_saved_models_reload_in_a_fresh_process_with_safe_mode(tmp_path):
+    """Each saved model reloads, with safe_mode=True, in one fresh process that imports only kvt's layers."""
     x = np.random.default_rng(1).random((3, 32, 32, 3), dtype=np.float32)
     np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "y.npy", np.asarray(model(x, training=False)))
+    models = {}
+    for framework, activation in RELOADED:
+        model = build_minivggnet(framework, activation, num_classes=10)
+        model.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=["accuracy"])
+        name = f"{framework}-{activation}"
+        model.save(tmp_path / f"{name}.keras")
+        np.save(tmp_path / f"{name}.npy", np.asarray(model(x, training=False)))
+        models[name] = model
     script = textwrap.dedent(
         f"""
         import json, numpy as np
         import kvt_models.model.layers  # registers CReLU and TFActivation; nothing else of kvt
         import keras
-        m = keras.saving.load_model({str(path)!r})  # safe_mode=True is the default
-        y = np.asarray(m(np.load({str(tmp_path / 'x.npy')!r}), training=False))
-        ok = bool(np.allclose(y, np.load({str(tmp_path / 'y.npy')!r}), atol=1e-6))
-        print(json.dumps({{"ok": ok, "params": int(m.count_params()), "types": sorted({{type(layer).__name__ for layer in m.layers}})}}))
+        x = np.load({str(tmp_path / 'x.npy')!r})
+        results = {{}}
+        for name in {list(models)!r}:
+            m = keras.saving.load_model({str(tmp_path)!r} + f"/{{name}}.keras")  # safe_mode=True is the default
+            y = np.asarray(m(x, training=False))
+            ok = bool(np.allclose(y, np.load({str(tmp_path)!r} + f"/{{name}}.npy"), atol=1e-6))
+            results[name] = {{"ok": ok, "params": int(m.count_params()),
+                             "types": sorted({{type(layer).__name__ for layer in m.layers}})}}
+        print(json.dumps(results))
         """
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["ok"] is True
-    assert result["params"] == model.count_params()
-    assert ("TFActivation" in result["types"]) == (framework == "tensorflow")
+    results = json.loads(out.stdout.strip().splitlines()[-1])
+    for name, model in models.items():
+        assert results[name]["ok"] is True, name
+        assert results[name]["params"] == model.count_params(), name
+        assert ("TFActivation" in results[name]["types"]) == name.startswith("tensorflow"), name
