@@ -49,7 +49,7 @@ def worker_cache(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def cluster(worker_cache):
     """A head and a worker node with one CPU each, on 127.0.0.1; workers import this checkout's kvt."""
-    pytest.importorskip("ray")
+    pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[ray]'")
     from ray.cluster_utils import Cluster
 
     repo = str(Path(kvt_models.__file__).resolve().parent.parent)

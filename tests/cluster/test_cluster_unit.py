@@ -69,7 +69,7 @@ def _closed_port() -> int:
 
 
 def test_an_unreachable_cluster_is_exit_2_with_one_line_at_once(capsys, tmp_path):
-    pytest.importorskip("ray")
+    pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[ray]'")
     port = _closed_port()
     started = time.monotonic()
     code = main(["compare", "keras:relu", "--seeds", "1", "--data", "sample", "--ray", f"127.0.0.1:{port}",
@@ -84,7 +84,7 @@ def test_an_unreachable_cluster_is_exit_2_with_one_line_at_once(capsys, tmp_path
 
 
 def test_a_server_that_is_not_a_ray_head_is_refused_in_one_line(capsys, tmp_path):
-    pytest.importorskip("ray")
+    pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[ray]'")
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
