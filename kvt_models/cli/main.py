@@ -65,7 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as exc:
             say(err, f"kvt-train: warning: could not write --plot {args.plot}: {exc.strerror or exc}")
     if result.evaluation is not None:
-        say(out, "[INFO] evaluating network...\n" + result.evaluation.text)
+        # Made with the epoch, from its own test predictions: the report of what model.keras holds.
+        say(out, f"[INFO] evaluating network... (epoch {result.report_epoch}, the model saved)\n" + result.evaluation.text)
     lines = [f"[INFO] {result.status} in {format_duration(time.perf_counter() - started)}; wrote:"]
     lines += [f"  {name:<10} {path}" for name, path in result.files.items()]
     say(out, "\n".join(lines))

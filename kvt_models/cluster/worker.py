@@ -5,8 +5,8 @@ process exits after the run, so each run has a fresh process, as a local
 run has its child, with its own runtime and none of the last run's memory).
 
 Each event goes to the relay actor at once, with the run folder's files when
-they changed -- config and status when the run starts, history, checkpoint
-and status at each epoch end, everything when it ends -- read right after
+they changed -- config and status when the run starts, history, checkpoint,
+report and status at each epoch end, everything when it ends -- read right after
 the run store wrote them. The push is synchronous: training goes on only
 once the relay has the epoch, so what the relay holds is always a whole
 epoch a retry can resume from.
@@ -41,7 +41,7 @@ from kvt_models.store.runs import (
 # The files of a run folder that travel, and when.
 RUN_FILES = (CONFIG_FILE, STATUS_FILE, HISTORY_FILE, MODEL_FILE, REPORT_FILE, CURVES_FILE, CONFUSION_FILE)
 _AT_START = (CONFIG_FILE, STATUS_FILE, HISTORY_FILE)
-_AT_EPOCH = (STATUS_FILE, HISTORY_FILE, MODEL_FILE)
+_AT_EPOCH = (STATUS_FILE, HISTORY_FILE, MODEL_FILE, REPORT_FILE)
 STOP_POLL_S = 5.0  # how long one wait for the stop flag lasts before it is asked again
 
 

@@ -7,7 +7,8 @@ Layout of a run folder::
     .lock            flock-ed by the process that trains the run, for the run's whole life
     history.csv      one row per finished epoch, flushed and fsynced as it ends
     model.keras      the model with its optimizer state, replaced at every epoch end
-    report.json      sklearn classification report + confusion matrix
+    report.json      sklearn classification report + confusion matrix of the epoch it names ("epoch"),
+                     replaced at every epoch end, after the checkpoint and the history row
     curves.png       loss/accuracy curves (the 2018 post's Figures 6 and 8)
     confusion.png    the confusion matrix
 
@@ -104,6 +105,7 @@ class RunRecord(RunInfo):
     report: dict[str, Any] | None = None
     confusion: list[list[int]] = field(default_factory=list)
     class_names: list[str] = field(default_factory=list)
+    report_epoch: int | None = None  # the epoch report.json describes; None for runs made before it said
 
 
 class RunStore:
@@ -242,6 +244,7 @@ def read_run(path: str | os.PathLike) -> RunRecord:
         report=(report or {}).get("report"),
         confusion=(report or {}).get("confusion", []),
         class_names=(report or {}).get("class_names") or config.get("class_names", []),
+        report_epoch=(report or {}).get("epoch"),
     )
 
 
@@ -291,10 +294,13 @@ class RunWriter:
             writer.writerow({k: row.get(k, "") for k in HISTORY_COLUMNS})
         atomic_write_bytes(self.file(HISTORY_FILE), buf.getvalue().encode())
 
-    def write_report(self, report: dict[str, Any], confusion: list[list[int]], class_names: list[str]) -> None:
+    def write_report(self, report: dict[str, Any], confusion: list[list[int]], class_names: list[str],
+                     epoch: int | None = None) -> None:
+        """report.json: the test report of the model after ``epoch`` (the checkpoint's, when kvt writes it)."""
         atomic_write_json(
             self.file(REPORT_FILE),
-            {"report": report, "confusion": confusion, "class_names": class_names},
+            {"report": report, "confusion": confusion, "class_names": class_names,
+             **({"epoch": epoch} if epoch is not None else {})},
         )
 
 
@@ -330,23 +336,31 @@ class RunRecorder(RunWriter):
         """Replace model.keras atomically; ``save`` is the model's own save function."""
         atomic_save(self.file(MODEL_FILE), save)
 
-    def record_epoch(self, event: EpochEnded, save: Callable[[Path], Any]) -> None:
-        """A finished epoch onto disk: its checkpoint first, then its history row.
+    def record_epoch(self, event: EpochEnded, save: Callable[[Path], Any], report: dict[str, Any] | None = None) -> None:
+        """A finished epoch onto disk: its checkpoint first, then its history row, then its report.
 
         So a row on disk always has a checkpoint at least as new beside it, and
-        a run killed at any instant resumes from the last row of its history.
+        a run killed at any instant resumes from the last row of its history;
+        report.json names the epoch it describes (one behind the history if a
+        kill came between the two).
         """
         self.save_model(save)
         row = event.as_row()
         self.append_history(row)
         self.history.append(row)
+        if report is not None:
+            self.write_report(**report, epoch=event.epoch)
 
-    def recording(self, listener: Listener, save: Callable[[Path], Any]) -> Listener:
-        """``listener``, behind this recorder: whoever hears that epoch N ended can count on it being on disk."""
+    def recording(self, listener: Listener, save: Callable[[Path], Any],
+                  report: Callable[[], dict[str, Any] | None] | None = None) -> Listener:
+        """``listener``, behind this recorder: whoever hears that epoch N ended can count on it being on disk.
+
+        ``report`` gives report.json's content for the epoch that just ended (or None).
+        """
 
         def record_then_tell(event: Any) -> None:
             if isinstance(event, EpochEnded):
-                self.record_epoch(event, save)
+                self.record_epoch(event, save, report() if report is not None else None)
             listener(event)
 
         return record_then_tell

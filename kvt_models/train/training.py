@@ -12,13 +12,16 @@ child process. Both take the same four steps, and differ only in the first:
    ``tf.distribute`` strategy scope (the default one on a single machine, so
    multi-device strategies can come later without a rewrite) -- then take the
    run folder: made now for a new run, locked again for a resumed one;
-3. fit: ``model.fit(verbose=0)`` with :class:`~kvt_models.train.callbacks.KvtCallback`;
-4. finish: evaluate on the test split with scikit-learn, write the report
-   and the plots, set the status.
+3. fit: ``model.fit(verbose=0)`` with :class:`~kvt_models.train.callbacks.KvtCallback`,
+   which scores each finished epoch on the test split
+   (:class:`~kvt_models.train.evaluation.EpochScorer`);
+4. finish: the plots and the status. The report is the last finished
+   epoch's, written with it: a run that ends, finished or stopped, does not
+   evaluate again, so a stop costs the batch under way and no more.
 
 The run store hears every event before the caller does
 (:meth:`~kvt_models.store.runs.RunRecorder.recording`): when a listener hears that
-epoch N ended, its checkpoint and its history row are already on disk.
+epoch N ended, its checkpoint, its history row and its report are already on disk.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from kvt_models.store.runs import (
     RunRecorder,
     RunStore,
     read_history,
+    read_json,
     read_run_info,
 )
 
@@ -59,12 +63,13 @@ class TrainResult:
     run_dir: Path
     status: str  # finished | stopped | failed
     history: list[dict[str, float]] = field(default_factory=list)
-    evaluation: Any = None  # kvt_models.train.evaluation.Evaluation
+    evaluation: Any = None  # kvt_models.train.evaluation.Evaluation of report_epoch; None if this process scored none
     files: dict[str, str] = field(default_factory=dict)
     params: int = 0
     message: str = ""
     fit_seconds: float = 0.0  # wall time inside model.fit (for benchmarks)
     images_trained: int = 0
+    report_epoch: int | None = None  # the epoch report.json describes: the last finished one (the checkpoint's)
 
 
 def build_compiled_model(cfg: RunConfig, num_classes: int, steps_per_epoch: int) -> Any:
@@ -179,7 +184,6 @@ class _Prepared:
     recorder: RunRecorder
     started: TrainStarted
     train_ds: Any
-    test_ds: Any
 
 
 class _Run:
@@ -194,8 +198,8 @@ class _Run:
     def run(self, open_step: Callable[[], _Opened]) -> TrainResult:
         try:
             prepared = self._prepare(open_step())
-            stopped_early, fit_seconds = self._fit(prepared)
-            return self._finish(prepared, stopped_early, fit_seconds)
+            scorer, fit_seconds = self._fit(prepared)
+            return self._finish(prepared, scorer, fit_seconds)
         except Exception as exc:
             self._fail(exc)
             raise
@@ -267,57 +271,73 @@ class _Run:
             data.x_train, data.y_train, cfg.batch_size, num_classes=data.num_classes,
             shuffle=True, augment=recipe.augment, shift=recipe.shift, seed=cfg.seed + opened.done,
         )
-        test_ds = make_dataset(data.x_test, data.y_test, cfg.batch_size, num_classes=data.num_classes)
-        return _Prepared(cfg, data, model, recorder, started, train_ds, test_ds)
+        return _Prepared(cfg, data, model, recorder, started, train_ds)
 
-    def _fit(self, p: _Prepared) -> tuple[bool, float]:
-        """Train to the end, a stop request or a NaN; return (stopped early, seconds in fit)."""
+    def _fit(self, p: _Prepared) -> tuple[Any, float]:
+        """Train to the end, a stop request or a NaN; return (the scorer, seconds in fit)."""
         from kvt_models.train.callbacks import KvtCallback
+        from kvt_models.train.evaluation import EpochScorer
 
-        listener = p.recorder.recording(self.listener, p.model.save)
-        callback = KvtCallback(listener, p.started, stop=self.stop, batch_interval=self.batch_interval)
+        recipe = get_recipe(p.cfg.recipe)
+        scorer = EpochScorer(p.data.x_test, p.data.y_test, p.cfg.batch_size, p.data.class_names,
+                             label_smoothing=recipe.label_smoothing, flip=recipe.tta_flip)
+        listener = p.recorder.recording(self.listener, p.model.save, scorer.report)
+        callback = KvtCallback(listener, p.started, stop=self.stop, batch_interval=self.batch_interval,
+                               score=scorer.score)
         fit_start = time.perf_counter()
-        # shuffle=False: the tf.data pipeline already reshuffles every epoch.
-        p.model.fit(p.train_ds, validation_data=p.test_ds, epochs=p.cfg.epochs, initial_epoch=p.started.initial_epoch,
-                    verbose=0, callbacks=[callback], shuffle=False)
+        if not self.stop.is_set():  # asked while the data loaded or the model was built: no step at all
+            # No validation_data: the callback scores finished epochs itself (kvt_models.train.evaluation).
+            # shuffle=False: the input pipeline already reshuffles every epoch.
+            p.model.fit(p.train_ds, epochs=p.cfg.epochs, initial_epoch=p.started.initial_epoch,
+                        verbose=0, callbacks=[callback], shuffle=False)
         fit_seconds = time.perf_counter() - fit_start
         if callback.non_finite:
             raise TrainingDiverged(
                 f"training diverged: {callback.non_finite}; lower the learning rate (--lr) and try again"
             )
-        return callback.stopped_early, fit_seconds
+        return scorer, fit_seconds
 
-    def _finish(self, p: _Prepared, stopped_early: bool, fit_seconds: float) -> TrainResult:
+    def _finish(self, p: _Prepared, scorer: Any, fit_seconds: float) -> TrainResult:
+        """The plots and the status; the report on disk is the last finished epoch's, written with it."""
         cfg, data, recorder, history = p.cfg, p.data, p.recorder, p.recorder.history
-        self.listener(StageChanged("evaluating", f"{len(data.x_test):,} test images"))
+        self.listener(StageChanged("saving", "plots and status"))
         from kvt_models.plots import save_confusion, save_curves
-        from kvt_models.train.evaluation import evaluate_predictions, predict_classes
 
-        evaluation = evaluate_predictions(
-            data.y_test, predict_classes(p.model, data.x_test, cfg.batch_size, flip=get_recipe(cfg.recipe).tta_flip),
-            data.class_names,
-        )
-        recorder.write_report(evaluation.report, evaluation.confusion, evaluation.class_names)
-        if not history:
-            # Stopped inside the first epoch: keep the weights we have anyway.
-            recorder.save_model(p.model.save)
+        evaluation = scorer.latest  # the last epoch this process finished (and recorded), if any
+        done = len(history)
+        if evaluation is not None:
+            report: dict[str, Any] = {"report": evaluation.report, "confusion": evaluation.confusion,
+                                      "class_names": evaluation.class_names}
+            report_epoch: int | None = done
+        else:
+            # No epoch finished here (a resumed run stopped in its first new epoch): what the run
+            # had is on disk, its report among it when that names the checkpoint's epoch.
+            on_disk = read_json(recorder.file(REPORT_FILE))
+            matches = isinstance(on_disk, dict) and on_disk.get("epoch") == done and done > 0
+            report = on_disk if matches else {}
+            report_epoch = done if matches else None
         files = {name: str(recorder.file(file)) for name, file in (
-            ("config", CONFIG_FILE), ("history", HISTORY_FILE), ("report", REPORT_FILE), ("model", MODEL_FILE))}
+            ("config", CONFIG_FILE), ("history", HISTORY_FILE), ("report", REPORT_FILE), ("model", MODEL_FILE))
+            if recorder.file(file).exists()}
         title = f"Training Loss and Accuracy ({cfg.framework} + {cfg.activation}{_on(cfg)})"
         if history:
             files["curves"] = str(save_curves(history, recorder.file(CURVES_FILE), title))
-        files["confusion"] = str(save_confusion(evaluation.confusion, evaluation.class_names, recorder.file(CONFUSION_FILE)))
+        if evaluation is not None:
+            files["confusion"] = str(save_confusion(evaluation.confusion, evaluation.class_names,
+                                                    recorder.file(CONFUSION_FILE)))
 
-        status = "stopped" if stopped_early or len(history) < cfg.epochs else "finished"
-        message = f"stopped after {len(history)} of {cfg.epochs} epochs" if status == "stopped" else ""
+        status = "stopped" if done < cfg.epochs else "finished"
+        message = f"stopped after {done} of {cfg.epochs} epochs" if status == "stopped" else ""
         recorder.set_status(status, message)
         self.listener(TrainEnded(
-            run_id=recorder.run_id, run_dir=str(recorder.path), status=status, epochs_done=len(history),
-            report=evaluation.report, confusion=evaluation.confusion, class_names=evaluation.class_names, files=files,
+            run_id=recorder.run_id, run_dir=str(recorder.path), status=status, epochs_done=done,
+            report=report.get("report") or {}, confusion=report.get("confusion") or [],
+            class_names=report.get("class_names") or list(data.class_names), files=files,
         ))
         return TrainResult(
             recorder.run_id, recorder.path, status, list(history), evaluation, files, p.started.params, message,
-            fit_seconds=fit_seconds, images_trained=(len(history) - p.started.initial_epoch) * len(data.x_train),
+            fit_seconds=fit_seconds, images_trained=(done - p.started.initial_epoch) * len(data.x_train),
+            report_epoch=report_epoch,
         )
 
     def _fail(self, exc: Exception) -> None:
