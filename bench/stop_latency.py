@@ -115,9 +115,9 @@ def app_stop(args: argparse.Namespace) -> dict:
             sent = time.monotonic()
             await pilot.press("s")
             await app.workers.wait_for_complete()
-            latency = time.monotonic() - sent
-            assert not app.main_screen.training
-            return latency
+            while app.main_screen.training:  # idle once the screen has handled the worker's end
+                await pilot.pause()
+            return time.monotonic() - sent
 
     latency = asyncio.run(drive())
     import multiprocessing

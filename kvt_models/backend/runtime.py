@@ -175,6 +175,25 @@ def _loaded_backend() -> str | None:
     return None
 
 
+def exit_without_teardown(code: int) -> None:
+    """End this process now with ``code``, its output flushed, if it started a runtime; else return.
+
+    The interpreter's own exit then frees TensorFlow's (or JAX's) native state
+    for a second or two after the last line is out (docs/faults.md). A
+    process that has saved and said everything -- kvt-train at its end, a
+    run's child once its result is sent -- does not wait for that.
+    """
+    if _active is None:
+        return
+    import logging
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a stream already closed or gone with its terminal: nothing to flush
+            stream.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 def keras() -> Any:
     """The Keras module of this process's runtime; the default one (Keras 3 on TF) if none was chosen."""
     return _keras if _active is not None else activate(BACKEND_DEFAULT)

@@ -32,7 +32,18 @@ def _guarded(err: TextIO, job: Callable[[], Any]) -> tuple[Any, int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """``kvt-train``'s exit status; run as the program (no ``argv``), it leaves as soon as all is saved and said."""
+    code = _main(list(sys.argv[1:] if argv is None else argv))
+    if argv is None:
+        from kvt_models.backend.runtime import exit_without_teardown
+
+        # The run is on disk and every line is out: the runtime's native teardown would only delay
+        # the exit (and a stop) by seconds.
+        exit_without_teardown(code)
+    return code
+
+
+def _main(argv: list[str]) -> int:
     if argv[:1] == ["compare"]:
         return compare_main(argv[1:])
     out, err = sys.stdout, sys.stderr
