@@ -46,6 +46,8 @@ HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr"
 # Runs written before train_seconds existed lack it: their rows read it as the whole epoch's seconds.
 _OPTIONAL_COLUMNS = {"train_seconds": "seconds"}
 CONFIG_FILE = "config.json"
+# In config.json's "config", beside the precision the run computed in: what was asked ("auto", or that same one).
+PRECISION_ASKED = "precision_asked"
 STATUS_FILE = "status.json"
 HISTORY_FILE = "history.csv"
 REPORT_FILE = "report.json"

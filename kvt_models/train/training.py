@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -46,6 +46,7 @@ from kvt_models.store.runs import (
     CURVES_FILE,
     HISTORY_FILE,
     MODEL_FILE,
+    PRECISION_ASKED,
     REPORT_FILE,
     RunRecorder,
     RunStore,
@@ -133,12 +134,16 @@ class _Opened:
 
 def _open_new(config: RunConfig, store: RunStore) -> _Opened:
     cfg = config.resolved()
+    # "auto" precision is decided here, in the process that trains (a Ray worker's own CPU, not the
+    # driver's); config.json records what it became and what was asked.
+    asked = cfg.precision
+    cfg = replace(cfg, precision=precision.resolve(cfg.precision, cfg.backend))
     runtime.require(cfg.backend)  # a missing extra: one line naming the pip command, before anything slow
     store.ensure()  # a bad runs dir fails before minutes of data loading
 
     def take_folder(facts: dict[str, Any]) -> RunRecorder:
         # Made only now, with everything known: bad data leaves no run folder behind.
-        return store.create({"config": cfg.to_dict(), **facts}, label=_label(cfg))
+        return store.create({"config": {**cfg.to_dict(), PRECISION_ASKED: asked}, **facts}, label=_label(cfg))
 
     return _Opened(cfg, 0, None, take_folder)
 
