@@ -49,7 +49,15 @@ def _main(argv: list[str]) -> int:
     out, err = sys.stdout, sys.stderr
     try:
         args = build_parser().parse_args(argv)
-        config = config_from_args(args)
+        if args.resume:
+            # The run's own settings: the flags beside --resume are checked against them, not made a config.
+            from kvt_models.cli.resuming import check_resume_flags, given_flags
+
+            ignoring = check_resume_flags(given_flags(build_parser(), argv), Path(args.resume).expanduser())
+            if ignoring:
+                say(out, ignoring)
+        else:
+            config = config_from_args(args)
     except KvtError as exc:
         print(f"kvt-train: error: {exc}", file=err)
         return EXIT_USAGE
