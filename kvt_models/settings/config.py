@@ -46,8 +46,9 @@ class RunConfig:
         """Validate, put each value in its canonical form, fill the recipe's defaults and a seed.
 
         ``precision="auto"`` is left as it is: it depends on the CPU that
-        trains, which may not be this one (a Ray worker). Canonical: ``"Sample"`` becomes ``"sample"``, a dataset path becomes
-        absolute (so the run can be resumed or reused from any folder).
+        trains, which may not be this one (a Ray worker). Canonical:
+        ``"Sample"`` becomes ``"sample"``, a dataset path becomes absolute (so
+        the run can be resumed or reused from any folder).
         """
         cfg = replace(self, **self._checked())
         recipe = get_recipe(cfg.recipe)
