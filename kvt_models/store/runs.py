@@ -39,7 +39,7 @@ from typing import Any, Callable
 from kvt_models.errors import RunStoreError
 from kvt_models.events import EpochEnded, Listener
 from kvt_models.paths import default_runs_dir
-from kvt_models.store.atomic import atomic_save, atomic_write_bytes, atomic_write_json
+from kvt_models.store.atomic import TEMPORARY_FILES, atomic_save, atomic_write_bytes, atomic_write_json, write_error
 from kvt_models.store.locking import RunLock, lock_held
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds", "train_seconds")
@@ -182,7 +182,7 @@ def read_history(path: Path) -> list[dict[str, float]]:
     """Rows of ``history.csv``; a torn last line (a kill mid-write) is dropped."""
     try:
         text = (path / HISTORY_FILE).read_text()
-    except OSError:
+    except (OSError, UnicodeDecodeError):  # missing, or damaged (kvt_models.store.damage says how)
         return []
     rows = []
     for row in csv.DictReader(io.StringIO(text)):
@@ -285,7 +285,7 @@ class RunWriter:
                 fh.flush()
                 os.fsync(fh.fileno())
         except OSError as exc:
-            raise RunStoreError(f"could not write {path}: {exc.strerror or exc}; free some space or pick another --runs-dir") from exc
+            raise write_error(path, exc) from exc
 
     def rewrite_history(self, rows: list[dict[str, float]]) -> None:
         """Replace history.csv with exactly ``rows`` (atomically), e.g. before resuming."""
@@ -329,6 +329,9 @@ class RunRecorder(RunWriter):
         try:
             # Keep exactly the finished epochs: history.csv without a torn last line.
             recorder.rewrite_history(recorder.history)
+            # Half-written files of a writer that was killed (we hold the lock: no writer is alive).
+            for leftover in run_dir.glob(TEMPORARY_FILES):
+                leftover.unlink(missing_ok=True)
         except BaseException:
             recorder.close()
             raise

@@ -4,8 +4,9 @@
 what both front ends call -- ``kvt-train`` on the main thread, the app in a
 child process. Both take the same four steps, and differ only in the first:
 
-1. open: the settings, the epochs already finished, and how to get the run
-   folder -- all checked before anything slow, so a mistake costs nothing;
+1. open (:mod:`kvt_models.train.opening`): the settings, the epochs already
+   finished, and how to get the run folder -- all checked before anything
+   slow, so a mistake costs nothing;
 2. prepare: start the run's runtime (:func:`kvt_models.backend.runtime.activate`:
    Keras 3 on TensorFlow, JAX or PyTorch, or Keras 2), load the data, build
    MiniVGGNet (or reload its checkpoint) -- where TensorFlow runs it, inside a
@@ -29,31 +30,28 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from kvt_models.backend import runtime
-from kvt_models.errors import KvtError, TrainingDiverged, is_user_error, one_line
+from kvt_models.errors import DiskFull, KvtError, TrainingDiverged, is_user_error, one_line
 from kvt_models.events import Listener, StageChanged, TrainEnded, TrainFailed, TrainStarted, ignore
 from kvt_models.settings import precision
 from kvt_models.settings.config import RunConfig
 from kvt_models.settings.recipes import get_recipe
-from kvt_models.store.locking import lock_held
 from kvt_models.store.runs import (
     CONFIG_FILE,
     CONFUSION_FILE,
     CURVES_FILE,
     HISTORY_FILE,
     MODEL_FILE,
-    PRECISION_ASKED,
     REPORT_FILE,
     RunRecorder,
     RunStore,
-    read_history,
     read_json,
-    read_run_info,
 )
+from kvt_models.train.opening import Opened, on_backend, open_existing, open_new
 
 __all__ = ["TrainResult", "build_compiled_model", "resume", "train"]
 
@@ -102,7 +100,7 @@ def train(
     Bad input raises :class:`KvtError` (after a ``TrainFailed`` event); a run
     that diverges ends ``failed`` and raises :class:`TrainingDiverged`.
     """
-    return _Run(listener, stop, batch_interval).run(lambda: _open_new(config, RunStore(runs_dir)))
+    return _Run(listener, stop, batch_interval).run(lambda: open_new(config, RunStore(runs_dir)))
 
 
 def resume(
@@ -117,67 +115,7 @@ def resume(
     The checkpoint holds the optimizer state, so the learning-rate schedule
     goes on where it stopped; the history ends up with every epoch once.
     """
-    return _Run(listener, stop, batch_interval).run(lambda: _open_existing(Path(run_dir)))
-
-
-# -- step 1: open -------------------------------------------------------------
-@dataclass
-class _Opened:
-    """What to train, from which epoch, and how to get hold of the run folder once it is time."""
-
-    cfg: RunConfig
-    done: int  # epochs already finished: 0 for a new run
-    checkpoint: Path | None  # the model to go on from; None: build a new one
-    # The facts found in step 2 (classes, sizes, params) -> the run folder, locked by us.
-    take_folder: Callable[[dict[str, Any]], RunRecorder]
-
-
-def _open_new(config: RunConfig, store: RunStore) -> _Opened:
-    cfg = config.resolved()
-    # "auto" precision is decided here, in the process that trains (a Ray worker's own CPU, not the
-    # driver's); config.json records what it became and what was asked.
-    asked = cfg.precision
-    cfg = replace(cfg, precision=precision.resolve(cfg.precision, cfg.backend))
-    runtime.require(cfg.backend)  # a missing extra: one line naming the pip command, before anything slow
-    store.ensure()  # a bad runs dir fails before minutes of data loading
-
-    def take_folder(facts: dict[str, Any]) -> RunRecorder:
-        # Made only now, with everything known: bad data leaves no run folder behind.
-        return store.create({"config": {**cfg.to_dict(), PRECISION_ASKED: asked}, **facts}, label=_label(cfg))
-
-    return _Opened(cfg, 0, None, take_folder)
-
-
-def _open_existing(run_dir: Path) -> _Opened:
-    if not run_dir.is_dir():
-        raise KvtError(f"cannot resume {run_dir}: no such run folder; pick one from the runs dir")
-    info = read_run_info(run_dir)
-    if info is None:
-        raise KvtError(f"cannot resume {run_dir}: it has no readable {CONFIG_FILE}, so it is not a kvt run")
-    if lock_held(run_dir):
-        raise KvtError(f"cannot resume {run_dir}: it is still running; stop it first")
-    try:
-        cfg = RunConfig.from_dict(info.config)
-        cfg.validate()
-    except (TypeError, KvtError) as exc:
-        raise KvtError(f"cannot resume {run_dir}: its {CONFIG_FILE} is not valid ({exc})") from None
-    # Its own runtime: a checkpoint reloads where it was written (Keras 2's differs from Keras 3's).
-    runtime.require(cfg.backend)
-    done = len(read_history(run_dir))
-    if done and not (run_dir / MODEL_FILE).is_file():
-        raise KvtError(f"cannot resume {run_dir}: {MODEL_FILE} is missing, so there is nothing to continue from")
-    if done >= (cfg.epochs or 0):
-        raise KvtError(f"nothing to resume in {run_dir}: all {cfg.epochs} epochs are done")
-
-    def take_folder(facts: dict[str, Any]) -> RunRecorder:
-        recorder = RunRecorder.reopen(run_dir)  # the lock: one process resumes it, whoever asks
-        if len(recorder.history) != done:
-            recorder.close()
-            raise KvtError(f"cannot resume {run_dir}: another process trained it meanwhile; try again")
-        recorder.set_status("running", f"resumed after epoch {done}")
-        return recorder
-
-    return _Opened(cfg, done, run_dir / MODEL_FILE if done else None, take_folder)
+    return _Run(listener, stop, batch_interval).run(lambda: open_existing(Path(run_dir)))
 
 
 # -- steps 2 to 4 -------------------------------------------------------------
@@ -200,19 +138,21 @@ class _Run:
         self.batch_interval = batch_interval
         self.recorder: RunRecorder | None = None  # the run folder, from the moment we hold it
 
-    def run(self, open_step: Callable[[], _Opened]) -> TrainResult:
+    def run(self, open_step: Callable[[], Opened]) -> TrainResult:
         try:
             prepared = self._prepare(open_step())
             scorer, fit_seconds = self._fit(prepared)
             return self._finish(prepared, scorer, fit_seconds)
         except Exception as exc:
-            self._fail(exc)
-            raise
+            failure = self._fail(exc)
+            if failure is exc:
+                raise
+            raise failure from exc
         finally:
             if self.recorder is not None:
                 self.recorder.close()  # after the last status: the run now reads as that status
 
-    def _prepare(self, opened: _Opened) -> _Prepared:
+    def _prepare(self, opened: Opened) -> _Prepared:
         cfg, listener = opened.cfg, self.listener
         from kvt_models.data.loader import load_dataset
 
@@ -324,7 +264,7 @@ class _Run:
         files = {name: str(recorder.file(file)) for name, file in (
             ("config", CONFIG_FILE), ("history", HISTORY_FILE), ("report", REPORT_FILE), ("model", MODEL_FILE))
             if recorder.file(file).exists()}
-        title = f"Training Loss and Accuracy ({cfg.framework} + {cfg.activation}{_on(cfg)})"
+        title = f"Training Loss and Accuracy ({cfg.framework} + {cfg.activation}{on_backend(cfg)})"
         if history:
             files["curves"] = str(save_curves(history, recorder.file(CURVES_FILE), title))
         if evaluation is not None:
@@ -345,10 +285,16 @@ class _Run:
             report_epoch=report_epoch,
         )
 
-    def _fail(self, exc: Exception) -> None:
+    def _fail(self, exc: Exception) -> Exception:
+        """Tell the failure once (status, TrainFailed event); what to raise: ``exc``, or a line that says more."""
+        recorder = self.recorder
+        if isinstance(exc, DiskFull) and recorder is not None:
+            done = len(recorder.history)
+            saved = f"epoch {done} is saved and intact" if done else "no epoch had finished yet"
+            exc = DiskFull(exc.folder, exc.name, f"no space left on the device of {exc.folder} (writing {exc.name}): "
+                           f"{saved}; free some space there, then resume the run: kvt-train --resume {recorder.path}")
         # A KvtError is our own line already; anything else is a crash, named by its type.
         message = one_line(exc, with_type=not isinstance(exc, KvtError))
-        recorder = self.recorder
         if recorder is not None:
             try:
                 recorder.set_status("failed", message)
@@ -360,6 +306,7 @@ class _Run:
             run_dir=str(recorder.path) if recorder else "",
             user_error=is_user_error(exc),
         ))
+        return exc
 
 
 def _load_checkpoint(path: Path, iterations: int) -> Any:
@@ -378,13 +325,3 @@ def _load_checkpoint(path: Path, iterations: int) -> Any:
     # checkpoint and its history row can leave the optimizer one epoch ahead.
     model.optimizer.iterations.assign(iterations)
     return model
-
-
-def _on(cfg: RunConfig) -> str:
-    """`` on jax`` for a run off the default runtime, else nothing: how labels and titles name it."""
-    return f" on {cfg.backend}" if cfg.backend != runtime.BACKEND_DEFAULT else ""
-
-
-def _label(cfg: RunConfig) -> str:
-    """The run folder's label: ``keras-relu``, ``keras-relu-jax``."""
-    return f"{cfg.framework}-{cfg.activation}" + (f"-{cfg.backend}" if _on(cfg) else "")
