@@ -197,13 +197,17 @@ def read_history(path: Path) -> list[dict[str, float]]:
     return rows
 
 
-def _status_of(path: Path) -> tuple[str, str]:
-    status = read_json(path / STATUS_FILE) or {}
-    state = status.get("status", "stopped")
-    message = status.get("message", "")
+def _status_of(path: Path, all_epochs_done: bool) -> tuple[str, str]:
+    status = read_json(path / STATUS_FILE)
+    status = status if isinstance(status, dict) else {}  # missing or damaged (kvt_models.store.damage says how)
+    state = str(status.get("status", "stopped"))
+    message = str(status.get("message", ""))
     if state == "running" and not lock_held(path):
         # The process is gone without saying goodbye (kill -9, power loss),
         # and its lock went with it.
+        if all_epochs_done:
+            # Every epoch's checkpoint, row and report is on disk: only the plots and the last status were not.
+            return "finished", "its process ended after its last epoch, before its plots (killed or crashed); e exports them"
         return "stopped", "the process ended without finishing (killed or crashed)"
     return state, message
 
@@ -214,8 +218,8 @@ def read_run_info(path: Path) -> RunInfo | None:
     if not isinstance(config, dict):
         return None
     history = read_history(path)
-    state, message = _status_of(path)
     run_cfg = config.get("config", {})
+    state, message = _status_of(path, len(history) >= int(run_cfg.get("epochs") or 0) > 0)
     return RunInfo(
         run_id=path.name,
         path=path,
