@@ -115,7 +115,7 @@ def app_stop(args: argparse.Namespace) -> dict:
             sent = time.monotonic()
             await pilot.press("s")
             await app.workers.wait_for_complete()
-            while app.main_screen.training:  # idle once the screen has handled the worker's end
+            while app.main_screen.runner.training:  # idle once the screen has handled the worker's end
                 await pilot.pause()
             return time.monotonic() - sent
 
