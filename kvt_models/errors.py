@@ -34,6 +34,25 @@ class RunStoreError(KvtError):
     """The runs folder cannot be used (not a folder, not writable, disk full)."""
 
 
+class DiskFull(RunStoreError):
+    """No space left (or over quota) where a run writes. Not the user's mistake: the run fails (exit 1).
+
+    Every file is written to a temporary file first, so what was saved
+    before (the last checkpoint, the history) is intact, and the run resumes
+    once there is room. ``folder`` and ``name``: the file that could not be written.
+    """
+
+    user_error = False
+
+    def __init__(self, folder: str, name: str, message: str = ""):
+        super().__init__(message or f"no space left on the device of {folder} (writing {name}): free some space "
+                                    "there; what was saved before is intact")
+        self.folder, self.name = folder, name
+
+    def __reduce__(self) -> tuple:  # it travels from a run's child process to its parent
+        return type(self), (self.folder, self.name, str(self))
+
+
 class TrainingDiverged(KvtError):
     """The loss became NaN or infinite; the run is kept and marked failed.
 

@@ -39,6 +39,11 @@ _keras: Any = None
 
 def available(backend: str) -> bool:
     """Whether ``backend``'s package is installed; nothing is imported to find out."""
+    if backend in TF_BACKENDS:
+        from kvt_models.backend.tfenv import tensorflow_kept_out
+
+        if tensorflow_kept_out():
+            return False  # installed, maybe, but this process (a JAX or PyTorch run) does without it
     try:
         return importlib.util.find_spec(_PACKAGES[backend]) is not None
     except (ImportError, ValueError):
@@ -87,8 +92,10 @@ def require(backend: str) -> None:
         raise KvtError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     if not available(backend):
         note = " (the CPU build; PyPI's own Linux wheel is the CUDA one)" if backend == "torch" else ""
+        here = [b for b in installed() if b != backend]
+        instead = f"; installed here: --backend {', '.join(here)}" if here else ""
         raise KvtError(f"backend {backend} is not installed ({BACKENDS[backend]}); install it with: "
-                       f"{install_hint(backend)}{note}")
+                       f"{install_hint(backend)}{note}{instead}")
 
 
 def active() -> str | None:
@@ -122,14 +129,17 @@ def activate(backend: str) -> Any:
             os.environ["KERAS_BACKEND"] = backend
         if backend == "jax":
             _persistent_jax_cache()
-        from kvt_models.backend.tfenv import import_tf, quiet_fd2
+        from kvt_models.backend.tfenv import import_tf, keep_tensorflow_out, quiet_fd2
 
         try:
-            if backend in TF_BACKENDS or available("tensorflow"):
-                # On JAX and PyTorch too, where TensorFlow is installed: Keras imports it
-                # anyway (to seed tf.data, to save a model), and its C++ start-up lines
-                # must not reach a terminal or the app's screen.
+            if backend in TF_BACKENDS:
                 import_tf()
+            else:
+                # JAX and PyTorch need none of TensorFlow (kvt feeds them through PyDataset and saves in
+                # Keras 3's own format), but Keras imports it wherever it is installed (to seed it, to
+                # check types while saving), and TensorFlow then PyTorch in one process can crash:
+                # it is kept out of the process, and Keras carries on as where it is not installed.
+                keep_tensorflow_out(backend)
             with quiet_fd2():  # JAX and PyTorch print their own start-up notices too
                 if backend == "keras2":
                     import tf_keras as module
@@ -173,6 +183,25 @@ def _loaded_backend() -> str | None:
     if keras is not None and hasattr(keras, "backend"):
         return str(keras.backend.backend())
     return None
+
+
+def exit_without_teardown(code: int) -> None:
+    """End this process now with ``code``, its output flushed, if it started a runtime; else return.
+
+    The interpreter's own exit then frees TensorFlow's (or JAX's) native state
+    for a second or two after the last line is out (docs/faults.md). A
+    process that has saved and said everything -- kvt-train at its end, a
+    run's child once its result is sent -- does not wait for that.
+    """
+    if _active is None:
+        return
+    import logging
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a stream already closed or gone with its terminal: nothing to flush
+            stream.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 def keras() -> Any:
@@ -226,16 +255,17 @@ def strategy_scope() -> Iterator[None]:
 
 
 def versions() -> dict[str, str]:
-    """What config.json records: the backend, and the versions of Keras, the backend's engine and TensorFlow."""
+    """What config.json records: the backend, and the versions of Keras, the backend's engine and (where it runs) TensorFlow."""
     module = keras()
     found = {"backend": backend(), "keras": str(module.__version__)}
     engine = {"jax": "jax", "torch": "torch"}.get(backend())
     if engine:
         found[engine] = str(sys.modules[engine].__version__) if engine in sys.modules else _dist_version(engine)
-    tf = sys.modules.get("tensorflow")
-    tf_version = getattr(tf, "__version__", None) or _dist_version("tensorflow-cpu") or _dist_version("tensorflow")
-    if tf_version:
-        found["tensorflow"] = str(tf_version)
+    if tf_engine():  # a JAX or PyTorch run has no TensorFlow in it, whatever is installed
+        tf = sys.modules.get("tensorflow")
+        tf_version = getattr(tf, "__version__", None) or _dist_version("tensorflow-cpu") or _dist_version("tensorflow")
+        if tf_version:
+            found["tensorflow"] = str(tf_version)
     return found
 
 

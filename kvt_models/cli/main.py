@@ -32,13 +32,32 @@ def _guarded(err: TextIO, job: Callable[[], Any]) -> tuple[Any, int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """``kvt-train``'s exit status; run as the program (no ``argv``), it leaves as soon as all is saved and said."""
+    code = _main(list(sys.argv[1:] if argv is None else argv))
+    if argv is None:
+        from kvt_models.backend.runtime import exit_without_teardown
+
+        # The run is on disk and every line is out: the runtime's native teardown would only delay
+        # the exit (and a stop) by seconds.
+        exit_without_teardown(code)
+    return code
+
+
+def _main(argv: list[str]) -> int:
     if argv[:1] == ["compare"]:
         return compare_main(argv[1:])
     out, err = sys.stdout, sys.stderr
     try:
         args = build_parser().parse_args(argv)
-        config = config_from_args(args)
+        if args.resume:
+            # The run's own settings: the flags beside --resume are checked against them, not made a config.
+            from kvt_models.cli.resuming import check_resume_flags, given_flags
+
+            ignoring = check_resume_flags(given_flags(build_parser(), argv), Path(args.resume).expanduser())
+            if ignoring:
+                say(out, ignoring)
+        else:
+            config = config_from_args(args)
     except KvtError as exc:
         print(f"kvt-train: error: {exc}", file=err)
         return EXIT_USAGE
@@ -65,7 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as exc:
             say(err, f"kvt-train: warning: could not write --plot {args.plot}: {exc.strerror or exc}")
     if result.evaluation is not None:
-        say(out, "[INFO] evaluating network...\n" + result.evaluation.text)
+        # Made with the epoch, from its own test predictions: the report of what model.keras holds.
+        say(out, f"[INFO] evaluating network... (epoch {result.report_epoch}, the model saved)\n" + result.evaluation.text)
     lines = [f"[INFO] {result.status} in {format_duration(time.perf_counter() - started)}; wrote:"]
     lines += [f"  {name:<10} {path}" for name, path in result.files.items()]
     say(out, "\n".join(lines))

@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Compare variants over several seeds: kvt-train compare keras:relu tensorflow:crelu --seeds 3 (see kvt-train compare --help).",
     )
     _add_training_flags(p)
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run from its last finished epoch (its own settings are used)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run from its last finished epoch, with its own settings (other training flags are left out, or refused where they say otherwise)")
     p.add_argument("--plot", help="also copy the loss/accuracy plot to this PNG path, as in the 2018 scripts")
     p.add_argument("--version", action="version", version=f"kvt {__version__}")
     return p

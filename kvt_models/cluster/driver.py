@@ -24,7 +24,7 @@ from kvt_models.cluster.connect import INSTALL_HINT
 from kvt_models.cluster.mirror import Mirror
 from kvt_models.cluster.relay import RunRelay
 from kvt_models.cluster.shipping import Shipment, ship
-from kvt_models.cluster.worker import train_on_worker
+from kvt_models.cluster.worker import identity, train_on_worker
 from kvt_models.errors import ChildDied, ClusterError, one_line
 from kvt_models.events import Listener, TrainFailed, ignore
 from kvt_models.settings.config import RunConfig
@@ -111,7 +111,7 @@ class RayTrainer:
                 self._shipments[cfg.data] = ship(self.ray, cfg.data)
         relay = self._relay.remote()
         mirror = Mirror(store.root)
-        task = self._task.remote(relay, cfg.to_dict(), self._shipments[cfg.data], __version__, batch_interval)
+        task = self._task.remote(relay, cfg.to_dict(), self._shipments[cfg.data], identity(), batch_interval)
         finished = False
         try:
             outcome = self._follow(task, relay, mirror, listener, stop or threading.Event())

@@ -5,8 +5,8 @@ process exits after the run, so each run has a fresh process, as a local
 run has its child, with its own runtime and none of the last run's memory).
 
 Each event goes to the relay actor at once, with the run folder's files when
-they changed -- config and status when the run starts, history, checkpoint
-and status at each epoch end, everything when it ends -- read right after
+they changed -- config and status when the run starts, history, checkpoint,
+report and status at each epoch end, everything when it ends -- read right after
 the run store wrote them. The push is synchronous: training goes on only
 once the relay has the epoch, so what the relay holds is always a whole
 epoch a retry can resume from.
@@ -14,6 +14,8 @@ epoch a retry can resume from.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import shutil
@@ -41,19 +43,49 @@ from kvt_models.store.runs import (
 # The files of a run folder that travel, and when.
 RUN_FILES = (CONFIG_FILE, STATUS_FILE, HISTORY_FILE, MODEL_FILE, REPORT_FILE, CURVES_FILE, CONFUSION_FILE)
 _AT_START = (CONFIG_FILE, STATUS_FILE, HISTORY_FILE)
-_AT_EPOCH = (STATUS_FILE, HISTORY_FILE, MODEL_FILE)
+_AT_EPOCH = (STATUS_FILE, HISTORY_FILE, MODEL_FILE, REPORT_FILE)
 STOP_POLL_S = 5.0  # how long one wait for the stop flag lasts before it is asked again
 
 
-def version_mismatch(driver: str, worker: str, node: str) -> str | None:
-    """The error line when this worker's kvt is not the driver's, else None."""
+def code_fingerprint(package: Path | None = None) -> str:
+    """A short hash of kvt's code as installed (every ``.py`` file of ``kvt_models``, by path and content).
+
+    Two checkouts that both say 0.1.0 but differ in one line of code have
+    different fingerprints: a worker must run the code the driver runs, or a
+    run's files and events may not be what this machine reads.
+    """
+    if package is None:
+        return _installed_fingerprint()
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_fingerprint() -> str:
+    return code_fingerprint(Path(__file__).resolve().parents[1])  # kvt_models, as this process imports it
+
+
+def identity() -> tuple[str, str]:
+    """This machine's kvt: its version and its code's fingerprint."""
+    return __version__, code_fingerprint()
+
+
+def version_mismatch(driver: tuple[str, str], worker: tuple[str, str], node: str) -> str | None:
+    """The error line when this worker's kvt (version, code fingerprint) is not the driver's, else None."""
     if driver == worker:
         return None
-    return (f"the Ray worker on node {node} has kvt {worker} but this machine has kvt {driver}: "
-            f"install kvt {driver} with its ray extra on every node (pip install 'kvt[ray]=={driver}'), then run again")
+    (version, code), (theirs, their_code) = driver, worker
+    if version != theirs:
+        return (f"the Ray worker on node {node} has kvt {theirs} but this machine has kvt {version}: "
+                f"install kvt {version} with its ray extra on every node (pip install 'kvt[ray]=={version}'), then run again")
+    return (f"the Ray worker on node {node} has kvt {theirs} with other code than this machine's (code {their_code} "
+            f"there, {code} here): install this machine's kvt checkout on every node (pip install '.[ray]' from it), "
+            "then run again")
 
 
-def train_on_worker(relay: Any, config: dict, shipment: Shipment | None, driver_version: str,
+def train_on_worker(relay: Any, config: dict, shipment: Shipment | None, driver_kvt: tuple[str, str],
                     batch_interval: float) -> tuple[str, Any]:
     """Train (or, on a retry, resume) one run; ``("result", TrainResult)`` or ``("error", KvtError)``.
 
@@ -63,7 +95,7 @@ def train_on_worker(relay: Any, config: dict, shipment: Shipment | None, driver_
     import ray
 
     place = _placement(ray)
-    mismatch = version_mismatch(driver_version, __version__, place.node)
+    mismatch = version_mismatch((driver_kvt[0], driver_kvt[1]), identity(), place.node)
     if mismatch:
         return "error", ClusterError(mismatch)
     attempt, run_id, snapshot = ray.get(relay.begin.remote())

@@ -29,11 +29,14 @@ def serialized(listener: Listener, lock: threading.Lock) -> Listener:
     return one_at_a_time
 
 
-def run_all(items: Sequence[T], work: Callable[[T], R], concurrency: int) -> list[R]:
+def run_all(items: Sequence[T], work: Callable[[T], R], concurrency: int,
+            stop: threading.Event | None = None) -> list[R]:
     """``work(item)`` for every item, ``concurrency`` at a time, started in order; results in item order.
 
-    The first exception lets the runs already going end (they save what they
-    have), starts no more, and is raised.
+    The first exception ends the queue: it starts no more, sets ``stop`` (the
+    stop request the runs in flight honour at their next batch, saving their
+    last finished epoch), waits for them to end, and is raised. Without
+    ``stop`` they would train on to their last epoch before the error showed.
     """
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="kvt-queue") as pool:
         futures = [pool.submit(work, item) for item in items]
@@ -42,6 +45,8 @@ def run_all(items: Sequence[T], work: Callable[[T], R], concurrency: int) -> lis
         if failed is not None:
             for future in futures:
                 future.cancel()  # those not started yet
+            if stop is not None:
+                stop.set()
             wait(futures)
             raise failed.exception()  # type: ignore[misc]
     return [future.result() for future in futures]

@@ -17,14 +17,15 @@ from kvt_models.errors import ConfigError
 from kvt_models.settings.config import RunConfig
 from kvt_models.settings.options import SEEDS, VARIANT
 from kvt_models.settings.precision import LEGACY as LEGACY_PRECISION
-from kvt_models.store.runs import RunStore
+from kvt_models.settings.precision import resolve as resolve_precision
+from kvt_models.store.runs import PRECISION_ASKED, RunStore
 from kvt_models.variants import BACKEND_DEFAULT, Variant
 
-# Settings that must match for a finished run to stand in for a new one.
+# Settings that must match for a finished run to stand in for a new one (and the precision: _same_precision).
 _MATCH_KEYS = ("framework", "activation", "backend", "data", "recipe", "epochs", "batch_size", "lr", "seed",
-               "train_limit", "test_limit", "precision")
+               "train_limit", "test_limit")
 # What a run made before a setting existed trained with: runs older than the backend axis ran on TensorFlow.
-_MATCH_DEFAULTS = {"backend": BACKEND_DEFAULT, "precision": LEGACY_PRECISION}
+_MATCH_DEFAULTS = {"backend": BACKEND_DEFAULT}
 # Settings a comparison's variants differ in: not shared settings, but part of each variant's name.
 VARIANT_KEYS = ("framework", "activation", "backend", "seed")
 
@@ -66,16 +67,18 @@ def plan(variants: Sequence[Variant | tuple[str, ...]], seeds: Sequence[int], ba
     resolved = resolve_variants(variants, base.backend)
     if len(set(resolved)) < len(resolved):
         raise ConfigError("each variant may appear only once")
-    finished: dict[tuple, Path] = {}
-    for info in store.list_runs():
+    finished: dict[tuple, list[tuple[dict[str, Any], Path]]] = {}
+    for info in store.list_runs():  # newest first: the newest match stands in
         if info.status == "finished" and info.epochs_done >= info.epochs_total > 0:
-            finished.setdefault(_key(info.config), info.path)
+            finished.setdefault(_key(info.config), []).append((info.config, info.path))
     planned = []
     for variant in resolved:
         for seed in seeds:
             cfg = replace(base, framework=variant.framework, activation=variant.activation, backend=variant.backend or base.backend,
                           seed=seed).resolved()
-            planned.append(PlannedRun(variant.name, seed, cfg, finished.get(_key(cfg.to_dict()))))
+            existing = next((path for config, path in finished.get(_key(cfg.to_dict()), [])
+                             if _same_precision(cfg, config)), None)
+            planned.append(PlannedRun(variant.name, seed, cfg, existing))
     for backend in dict.fromkeys(item.config.backend for item in planned if item.existing is None):
         runtime.require(backend)
     return planned
@@ -83,5 +86,21 @@ def plan(variants: Sequence[Variant | tuple[str, ...]], seeds: Sequence[int], ba
 
 def _key(config: dict[str, Any]) -> tuple:
     return tuple(config.get(k, _MATCH_DEFAULTS.get(k)) for k in _MATCH_KEYS)
+
+
+def _same_precision(cfg: RunConfig, run: dict[str, Any]) -> bool:
+    """Whether a finished run (its config.json's settings) computed in the precision ``cfg`` asks for.
+
+    A run records the precision it trained in, resolved where it trained
+    (``auto`` may be bfloat16 on one machine and float32 on another), and what
+    was asked. ``auto`` is then met by a run that was asked ``auto`` too, or by
+    one in the precision ``auto`` gives here; an explicit precision by a run
+    that computed in it.
+    """
+    recorded = run.get("precision", LEGACY_PRECISION)
+    if recorded == cfg.precision:
+        return True
+    return cfg.precision == "auto" and (
+        run.get(PRECISION_ASKED) == "auto" or recorded == resolve_precision("auto", cfg.backend))
 
 

@@ -73,7 +73,9 @@ def run_comparison(
 
     A run that dies (its process killed, out of memory) or diverges does not
     end the queue: the others still train, and the result lists it in
-    ``unfinished`` (it can be resumed later). A stop request ends the queue.
+    ``unfinished`` (it can be resumed later). A stop request ends the queue;
+    so does any other failure, which first stops (sets ``stop`` for) the
+    runs in flight, which save, and is then raised.
     """
     if train_fn is None:
         from kvt_models.train.training import train  # deferred: in-process training imports Keras
@@ -119,7 +121,8 @@ def run_comparison(
 
     numbered = list(enumerate(planned, start=1))
     if concurrency > 1:
-        outcomes = run_all(numbered, run, concurrency)
+        # A failure that ends the queue (a relay gone, a crash) stops the runs in flight too.
+        outcomes = run_all(numbered, run, concurrency, stop)
     else:
         outcomes = []
         for pair in numbered:  # one at a time: a stop ends the queue at once

@@ -21,7 +21,6 @@ from kvt_models.settings.options import (
     RUN_OPTIONS,
 )
 from kvt_models.settings.precision import LEGACY as LEGACY_PRECISION
-from kvt_models.settings.precision import resolve as resolve_precision
 from kvt_models.settings.recipes import get_recipe
 from kvt_models.variants import check_runs_on
 
@@ -39,13 +38,17 @@ class RunConfig:
     seed: int | None = None  # None: a random seed, recorded in config.json
     train_limit: int | None = None
     test_limit: int | None = None
-    precision: str = PRECISION.default  # "auto": resolved() picks float32 or bfloat16 (kvt_models.settings.precision)
+    # "auto" stays "auto" here: the process that trains the run picks float32 or bfloat16 for its own CPU
+    # (kvt_models.settings.precision) and config.json records the choice.
+    precision: str = PRECISION.default
 
     def resolved(self) -> "RunConfig":
         """Validate, put each value in its canonical form, fill the recipe's defaults and a seed.
 
-        Canonical: ``"Sample"`` becomes ``"sample"``, a dataset path becomes
-        absolute (so the run can be resumed or reused from any folder).
+        ``precision="auto"`` is left as it is: it depends on the CPU that
+        trains, which may not be this one (a Ray worker). Canonical:
+        ``"Sample"`` becomes ``"sample"``, a dataset path becomes absolute (so
+        the run can be resumed or reused from any folder).
         """
         cfg = replace(self, **self._checked())
         recipe = get_recipe(cfg.recipe)
@@ -60,7 +63,6 @@ class RunConfig:
             batch_size=cfg.batch_size if cfg.batch_size is not None else recipe.batch_size,
             lr=cfg.lr if cfg.lr is not None else recipe.lr,
             seed=seed,
-            precision=resolve_precision(cfg.precision, cfg.backend),
         )
 
     def validate(self) -> None:

@@ -8,8 +8,10 @@ float32 rate; elsewhere bf16 is emulated and slower, so ``auto`` picks it only
 where the hardware has it, and only on the runtime where it was measured
 (Keras 3 on TensorFlow; docs/performance.md has the measurements).
 
-``auto`` is resolved once, where the run is configured, and config.json
-records the answer, so a resumed or reused run never changes precision.
+``auto`` is resolved once, in the process that trains the run (its child
+process, a Ray worker: that machine's CPU, not the one that queued it), and
+config.json records the answer (``precision``, beside ``precision_asked``),
+so a resumed or reused run never changes precision.
 Standard library only: the app resolves it before its first frame.
 """
 

@@ -8,6 +8,7 @@ power cut. The run store, the plots and the comparisons all write this way.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -15,7 +16,19 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from kvt_models.errors import RunStoreError
+from kvt_models.errors import DiskFull, RunStoreError
+
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+# The names of the temporary files below (".model.1a2b3c4d.tmp.keras", ".status.json.1a2b3c4d.tmp"): a kill
+# before the rename leaves one behind.
+TEMPORARY_FILES = ".*.*.tmp*"
+
+
+def write_error(path: Path, exc: OSError) -> RunStoreError:
+    """The one line for a write to ``path`` that failed: a full disk (DiskFull), or why else it failed."""
+    if exc.errno in _NO_SPACE:
+        return DiskFull(str(path.parent), path.name)
+    return RunStoreError(f"could not write {path}: {exc.strerror or exc}; free some space or pick another --runs-dir")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -42,7 +55,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise RunStoreError(f"could not write {path}: {exc.strerror or exc}; free some space or pick another --runs-dir") from exc
+        raise write_error(path, exc) from exc
     _fsync_dir(path.parent)
 
 
@@ -71,7 +84,7 @@ def atomic_save(path: Path, save: Any) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise RunStoreError(f"could not write {path}: {exc.strerror or exc}; free some space or pick another --runs-dir") from exc
+        raise write_error(path, exc) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

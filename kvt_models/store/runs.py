@@ -7,7 +7,8 @@ Layout of a run folder::
     .lock            flock-ed by the process that trains the run, for the run's whole life
     history.csv      one row per finished epoch, flushed and fsynced as it ends
     model.keras      the model with its optimizer state, replaced at every epoch end
-    report.json      sklearn classification report + confusion matrix
+    report.json      sklearn classification report + confusion matrix of the epoch it names ("epoch"),
+                     replaced at every epoch end, after the checkpoint and the history row
     curves.png       loss/accuracy curves (the 2018 post's Figures 6 and 8)
     confusion.png    the confusion matrix
 
@@ -38,13 +39,15 @@ from typing import Any, Callable
 from kvt_models.errors import RunStoreError
 from kvt_models.events import EpochEnded, Listener
 from kvt_models.paths import default_runs_dir
-from kvt_models.store.atomic import atomic_save, atomic_write_bytes, atomic_write_json
+from kvt_models.store.atomic import TEMPORARY_FILES, atomic_save, atomic_write_bytes, atomic_write_json, write_error
 from kvt_models.store.locking import RunLock, lock_held
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds", "train_seconds")
 # Runs written before train_seconds existed lack it: their rows read it as the whole epoch's seconds.
 _OPTIONAL_COLUMNS = {"train_seconds": "seconds"}
 CONFIG_FILE = "config.json"
+# In config.json's "config", beside the precision the run computed in: what was asked ("auto", or that same one).
+PRECISION_ASKED = "precision_asked"
 STATUS_FILE = "status.json"
 HISTORY_FILE = "history.csv"
 REPORT_FILE = "report.json"
@@ -104,6 +107,7 @@ class RunRecord(RunInfo):
     report: dict[str, Any] | None = None
     confusion: list[list[int]] = field(default_factory=list)
     class_names: list[str] = field(default_factory=list)
+    report_epoch: int | None = None  # the epoch report.json describes; None for runs made before it said
 
 
 class RunStore:
@@ -178,7 +182,7 @@ def read_history(path: Path) -> list[dict[str, float]]:
     """Rows of ``history.csv``; a torn last line (a kill mid-write) is dropped."""
     try:
         text = (path / HISTORY_FILE).read_text()
-    except OSError:
+    except (OSError, UnicodeDecodeError):  # missing, or damaged (kvt_models.store.damage says how)
         return []
     rows = []
     for row in csv.DictReader(io.StringIO(text)):
@@ -193,13 +197,17 @@ def read_history(path: Path) -> list[dict[str, float]]:
     return rows
 
 
-def _status_of(path: Path) -> tuple[str, str]:
-    status = read_json(path / STATUS_FILE) or {}
-    state = status.get("status", "stopped")
-    message = status.get("message", "")
+def _status_of(path: Path, all_epochs_done: bool) -> tuple[str, str]:
+    status = read_json(path / STATUS_FILE)
+    status = status if isinstance(status, dict) else {}  # missing or damaged (kvt_models.store.damage says how)
+    state = str(status.get("status", "stopped"))
+    message = str(status.get("message", ""))
     if state == "running" and not lock_held(path):
         # The process is gone without saying goodbye (kill -9, power loss),
         # and its lock went with it.
+        if all_epochs_done:
+            # Every epoch's checkpoint, row and report is on disk: only the plots and the last status were not.
+            return "finished", "its process ended after its last epoch, before its plots (killed or crashed); e exports them"
         return "stopped", "the process ended without finishing (killed or crashed)"
     return state, message
 
@@ -210,8 +218,8 @@ def read_run_info(path: Path) -> RunInfo | None:
     if not isinstance(config, dict):
         return None
     history = read_history(path)
-    state, message = _status_of(path)
     run_cfg = config.get("config", {})
+    state, message = _status_of(path, len(history) >= int(run_cfg.get("epochs") or 0) > 0)
     return RunInfo(
         run_id=path.name,
         path=path,
@@ -242,6 +250,7 @@ def read_run(path: str | os.PathLike) -> RunRecord:
         report=(report or {}).get("report"),
         confusion=(report or {}).get("confusion", []),
         class_names=(report or {}).get("class_names") or config.get("class_names", []),
+        report_epoch=(report or {}).get("epoch"),
     )
 
 
@@ -280,7 +289,7 @@ class RunWriter:
                 fh.flush()
                 os.fsync(fh.fileno())
         except OSError as exc:
-            raise RunStoreError(f"could not write {path}: {exc.strerror or exc}; free some space or pick another --runs-dir") from exc
+            raise write_error(path, exc) from exc
 
     def rewrite_history(self, rows: list[dict[str, float]]) -> None:
         """Replace history.csv with exactly ``rows`` (atomically), e.g. before resuming."""
@@ -291,10 +300,13 @@ class RunWriter:
             writer.writerow({k: row.get(k, "") for k in HISTORY_COLUMNS})
         atomic_write_bytes(self.file(HISTORY_FILE), buf.getvalue().encode())
 
-    def write_report(self, report: dict[str, Any], confusion: list[list[int]], class_names: list[str]) -> None:
+    def write_report(self, report: dict[str, Any], confusion: list[list[int]], class_names: list[str],
+                     epoch: int | None = None) -> None:
+        """report.json: the test report of the model after ``epoch`` (the checkpoint's, when kvt writes it)."""
         atomic_write_json(
             self.file(REPORT_FILE),
-            {"report": report, "confusion": confusion, "class_names": class_names},
+            {"report": report, "confusion": confusion, "class_names": class_names,
+             **({"epoch": epoch} if epoch is not None else {})},
         )
 
 
@@ -321,6 +333,9 @@ class RunRecorder(RunWriter):
         try:
             # Keep exactly the finished epochs: history.csv without a torn last line.
             recorder.rewrite_history(recorder.history)
+            # Half-written files of a writer that was killed (we hold the lock: no writer is alive).
+            for leftover in run_dir.glob(TEMPORARY_FILES):
+                leftover.unlink(missing_ok=True)
         except BaseException:
             recorder.close()
             raise
@@ -330,23 +345,31 @@ class RunRecorder(RunWriter):
         """Replace model.keras atomically; ``save`` is the model's own save function."""
         atomic_save(self.file(MODEL_FILE), save)
 
-    def record_epoch(self, event: EpochEnded, save: Callable[[Path], Any]) -> None:
-        """A finished epoch onto disk: its checkpoint first, then its history row.
+    def record_epoch(self, event: EpochEnded, save: Callable[[Path], Any], report: dict[str, Any] | None = None) -> None:
+        """A finished epoch onto disk: its checkpoint first, then its history row, then its report.
 
         So a row on disk always has a checkpoint at least as new beside it, and
-        a run killed at any instant resumes from the last row of its history.
+        a run killed at any instant resumes from the last row of its history;
+        report.json names the epoch it describes (one behind the history if a
+        kill came between the two).
         """
         self.save_model(save)
         row = event.as_row()
         self.append_history(row)
         self.history.append(row)
+        if report is not None:
+            self.write_report(**report, epoch=event.epoch)
 
-    def recording(self, listener: Listener, save: Callable[[Path], Any]) -> Listener:
-        """``listener``, behind this recorder: whoever hears that epoch N ended can count on it being on disk."""
+    def recording(self, listener: Listener, save: Callable[[Path], Any],
+                  report: Callable[[], dict[str, Any] | None] | None = None) -> Listener:
+        """``listener``, behind this recorder: whoever hears that epoch N ended can count on it being on disk.
+
+        ``report`` gives report.json's content for the epoch that just ended (or None).
+        """
 
         def record_then_tell(event: Any) -> None:
             if isinstance(event, EpochEnded):
-                self.record_epoch(event, save)
+                self.record_epoch(event, save, report() if report is not None else None)
             listener(event)
 
         return record_then_tell

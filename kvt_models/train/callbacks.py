@@ -8,8 +8,13 @@ batches and a screen needs a few updates a second, not a thousand.
 
 A stop request (a ``threading.Event`` set by the app's Stop key, a signal
 handler, ...) is honoured at the next batch end by setting
-``model.stop_training``; ``fit`` then returns normally and the partial run is
-saved like any other.
+``model.stop_training``; ``fit`` then returns normally. An epoch that the stop
+cut short is not scored, not recorded and not reported: the run ends with its
+last finished epoch on disk. A stop on an epoch's last batch cuts nothing, so
+that epoch is scored and kept. Epochs are scored here, on the test split, by
+``score`` (:class:`~kvt_models.train.evaluation.EpochScorer`), not by Keras's
+``validation_data``, which would evaluate a cut epoch before any callback
+could skip it.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -46,6 +51,7 @@ class KvtCallback(keras.callbacks.Callback):
         *,
         stop: threading.Event | None = None,
         batch_interval: float = 0.2,
+        score: Callable[[Any], tuple[float, float]] | None = None,
     ):
         super().__init__()
         self.listener = listener
@@ -55,7 +61,10 @@ class KvtCallback(keras.callbacks.Callback):
         self.epochs = started.epochs
         self.steps = started.steps_per_epoch
         self.batch_size = started.batch_size
-        self.stopped_early = False
+        # model -> (val_loss, val_accuracy) on the test split, for a finished epoch; None: not scored (NaN)
+        self.score = score
+        self.stopped = False  # a stop request ended the run
+        self.cut = False  # ... in the middle of an epoch, which is then thrown away
         self.non_finite: str | None = None
         self._epoch = 0
         self._epoch_start = 0.0
@@ -74,8 +83,10 @@ class KvtCallback(keras.callbacks.Callback):
         logs = logs or {}
         step = batch + 1
         if self.stop.is_set():
-            self.stopped_early = True
+            self.stopped = True
             self.model.stop_training = True
+            # On the epoch's last batch the stop cuts nothing: that epoch is finished and kept.
+            self.cut = self.cut or step < self.steps
         # Keras has already turned the logs into Python floats for us, so this
         # check costs nothing; a NaN caught at its first batch wastes no epoch.
         loss = _as_float(logs.get("loss", 0.0))
@@ -101,30 +112,34 @@ class KvtCallback(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        seconds = time.perf_counter() - self._epoch_start
         # Training alone, without the evaluation on the test set that follows it: what img/s is measured on.
         train_seconds = self._last_batch_end - self._epoch_start
-        values = {k: _as_float(logs.get(k)) for k in METRIC_KEYS}
-        if not math.isfinite(values["loss"]) and self.non_finite is None:
-            self.non_finite = f"loss became {values['loss']} at epoch {epoch + 1}"
+        loss, accuracy = _as_float(logs.get("loss")), _as_float(logs.get("accuracy"))
+        if not math.isfinite(loss) and self.non_finite is None:
+            self.non_finite = f"loss became {loss} at epoch {epoch + 1}"
             self.model.stop_training = True
-        if self.stopped_early or self.non_finite:
-            # An epoch cut short (stop request, NaN) is not a finished epoch:
-            # the history and the checkpoint only hold epochs that ran to their end.
+        if self.cut or self.non_finite:
+            # An epoch cut short (stop request, NaN) is not a finished epoch: it is neither
+            # scored nor recorded, and the history and the checkpoint only hold finished ones.
             return
+        val_loss, val_accuracy = self.score(self.model) if self.score is not None else (math.nan, math.nan)
         self.listener(
             EpochEnded(
                 epoch=epoch + 1,
                 epochs=self.epochs,
-                loss=values["loss"],
-                accuracy=values["accuracy"],
-                val_loss=values["val_loss"],
-                val_accuracy=values["val_accuracy"],
+                loss=loss,
+                accuracy=accuracy,
+                val_loss=val_loss,
+                val_accuracy=val_accuracy,
                 lr=current_learning_rate(self.model.optimizer),
-                seconds=seconds,
+                seconds=time.perf_counter() - self._epoch_start,
                 train_seconds=train_seconds,
             )
         )
+        if self.stop.is_set():
+            # Asked while this epoch was scored or saved: end now, before another epoch begins.
+            self.stopped = True
+            self.model.stop_training = True
 
 
 def current_learning_rate(optimizer: Any) -> float:

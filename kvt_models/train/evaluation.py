@@ -1,4 +1,15 @@
-"""Test-set evaluation with scikit-learn: classification report and confusion matrix."""
+"""Test-set evaluation: each finished epoch's scores, and its classification report and confusion matrix.
+
+Keras's own validation pass (``fit(validation_data=...)``) runs at the end of
+every epoch, also of one that a stop request has just cut short, before any
+callback can skip it. So kvt fits without validation data, and
+:class:`EpochScorer` scores the test split itself, from the callback, for the
+epochs that ran to their end only. The predictions behind that epoch's
+``val_loss`` and ``val_accuracy`` are the ones its report is made of (with a
+mirrored pass more, for recipes with flip test-time augmentation): however a
+run ends, finished or stopped, it never predicts again, and its report is
+the report of the last epoch on disk.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+SOFTMAX_LAYER = "softmax"  # MiniVGGNet's last layer (kvt_models.model.architectures)
 
 @dataclass
 class Evaluation:
@@ -27,16 +39,82 @@ def evaluate_predictions(y_true: np.ndarray, y_pred: np.ndarray, class_names: li
     return Evaluation(report=report, confusion=cm.astype(int).tolist(), class_names=list(class_names), text=text)
 
 
-def predict_classes(model: Any, x_uint8: np.ndarray, batch_size: int, *, flip: bool = False) -> np.ndarray:
-    """Argmax predictions, scaling each batch to [0, 1] on the fly (no float copy of the set).
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits.astype(np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
-    ``flip``: test-time augmentation -- the mean of the softmax of each image
-    and of its mirror image, for recipes that train on flipped images.
+
+def crossentropy(y_true: np.ndarray, log_probs: np.ndarray, label_smoothing: float = 0.0) -> float:
+    """The mean categorical cross-entropy, from log-probabilities, with Keras's label smoothing.
+
+    Keras computes a softmax model's loss from the logits behind the softmax
+    (Keras 3 keeps them on the output, Keras 2 reads them off the op), not
+    from clipped probabilities; so does this, for val_loss to be Keras's.
     """
-    from kvt_models.train.pipeline import make_dataset
+    n, k = log_probs.shape
+    target = np.full((n, k), label_smoothing / k, dtype=np.float64)
+    target[np.arange(n), y_true] += 1.0 - label_smoothing
+    return float(np.mean(-np.sum(target * log_probs, axis=1)))
 
-    probs = np.asarray(model.predict(make_dataset(x_uint8, None, batch_size, shuffle=False), verbose=0))
-    if flip:
-        mirrored = np.ascontiguousarray(x_uint8[:, :, ::-1])
-        probs = probs + np.asarray(model.predict(make_dataset(mirrored, None, batch_size, shuffle=False), verbose=0))
-    return probs.argmax(axis=1)
+
+def logits_model(model: Any, keras: Any) -> Any:
+    """The same model (same weights) up to the input of its final softmax: what Keras's loss is computed from."""
+    return keras.Model(model.inputs, model.get_layer(SOFTMAX_LAYER).input)
+
+
+class EpochScorer:
+    """Scores the model on the test split at the end of each finished epoch; keeps that epoch's report.
+
+    ``flip``: the report (not ``val_accuracy``, which stays the plain
+    prediction's, as Keras's was) averages each image's and its mirror
+    image's softmax, for recipes that train on flipped images.
+    """
+
+    def __init__(self, x_test: np.ndarray, y_test: np.ndarray, batch_size: int, class_names: list[str], *,
+                 label_smoothing: float = 0.0, flip: bool = False):
+        self.x, self.y = x_test, y_test
+        self.batch_size = batch_size
+        self.class_names = list(class_names)
+        self.label_smoothing = label_smoothing
+        self.flip = flip
+        self.latest: Evaluation | None = None  # the report of the last epoch scored
+        self._batches: list[Any] = []  # the test split's input pipelines, plain (and mirrored), made once
+        self._heads: dict[int, Any] = {}  # id(model) -> its logits model, made once per model
+
+    def _inputs(self) -> list[Any]:
+        if not self._batches:
+            from kvt_models.train.pipeline import make_dataset
+
+            self._batches = [make_dataset(self.x, None, self.batch_size)]
+            if self.flip:
+                mirrored = np.ascontiguousarray(self.x[:, :, ::-1])
+                self._batches.append(make_dataset(mirrored, None, self.batch_size))
+        return self._batches
+
+    def score(self, model: Any) -> tuple[float, float]:
+        """``(val_loss, val_accuracy)`` of ``model`` now; its report becomes :attr:`latest`."""
+        batches = self._inputs()
+        head = self._head(model)
+        log_probs = log_softmax(np.asarray(head.predict(batches[0], verbose=0)))
+        val_loss = crossentropy(self.y, log_probs, self.label_smoothing)
+        val_accuracy = float(np.mean(log_probs.argmax(axis=1) == self.y))
+        if self.flip:
+            probs = np.exp(log_probs) + np.exp(log_softmax(np.asarray(head.predict(batches[1], verbose=0))))
+            predicted = probs.argmax(axis=1)
+        else:
+            predicted = log_probs.argmax(axis=1)
+        self.latest = evaluate_predictions(self.y, predicted, self.class_names)
+        return val_loss, val_accuracy
+
+    def _head(self, model: Any) -> Any:
+        if id(model) not in self._heads:
+            from kvt_models.backend import runtime
+
+            self._heads[id(model)] = logits_model(model, runtime.keras())
+        return self._heads[id(model)]
+
+    def report(self) -> dict[str, Any] | None:
+        """What report.json holds for the last epoch scored (the run store adds the epoch), or None."""
+        e = self.latest
+        return None if e is None else {"report": e.report, "confusion": e.confusion, "class_names": e.class_names}

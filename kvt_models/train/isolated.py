@@ -322,6 +322,11 @@ def _child(target: str, args: tuple, kwargs: dict, conn: Connection, control: Co
         _reply(conn, ("result", result))
     finally:
         conn.close()
+    from kvt_models.backend.runtime import exit_without_teardown
+
+    # The result (or the error) is sent and the run is on disk: the parent waits for this
+    # process to end, and the runtime's native teardown would only make it wait longer.
+    exit_without_teardown(0)
 
 
 def _reply(conn: Any, message: tuple) -> None:

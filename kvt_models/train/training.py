@@ -4,21 +4,25 @@
 what both front ends call -- ``kvt-train`` on the main thread, the app in a
 child process. Both take the same four steps, and differ only in the first:
 
-1. open: the settings, the epochs already finished, and how to get the run
-   folder -- all checked before anything slow, so a mistake costs nothing;
+1. open (:mod:`kvt_models.train.opening`): the settings, the epochs already
+   finished, and how to get the run folder -- all checked before anything
+   slow, so a mistake costs nothing;
 2. prepare: start the run's runtime (:func:`kvt_models.backend.runtime.activate`:
    Keras 3 on TensorFlow, JAX or PyTorch, or Keras 2), load the data, build
    MiniVGGNet (or reload its checkpoint) -- where TensorFlow runs it, inside a
    ``tf.distribute`` strategy scope (the default one on a single machine, so
    multi-device strategies can come later without a rewrite) -- then take the
    run folder: made now for a new run, locked again for a resumed one;
-3. fit: ``model.fit(verbose=0)`` with :class:`~kvt_models.train.callbacks.KvtCallback`;
-4. finish: evaluate on the test split with scikit-learn, write the report
-   and the plots, set the status.
+3. fit: ``model.fit(verbose=0)`` with :class:`~kvt_models.train.callbacks.KvtCallback`,
+   which scores each finished epoch on the test split
+   (:class:`~kvt_models.train.evaluation.EpochScorer`);
+4. finish: the plots and the status. The report is the last finished
+   epoch's, written with it: a run that ends, finished or stopped, does not
+   evaluate again, so a stop costs the batch under way and no more.
 
 The run store hears every event before the caller does
 (:meth:`~kvt_models.store.runs.RunRecorder.recording`): when a listener hears that
-epoch N ended, its checkpoint and its history row are already on disk.
+epoch N ended, its checkpoint, its history row and its report are already on disk.
 """
 
 from __future__ import annotations
@@ -31,12 +35,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kvt_models.backend import runtime
-from kvt_models.errors import KvtError, TrainingDiverged, is_user_error, one_line
+from kvt_models.errors import DiskFull, KvtError, TrainingDiverged, is_user_error, one_line
 from kvt_models.events import Listener, StageChanged, TrainEnded, TrainFailed, TrainStarted, ignore
 from kvt_models.settings import precision
 from kvt_models.settings.config import RunConfig
 from kvt_models.settings.recipes import get_recipe
-from kvt_models.store.locking import lock_held
 from kvt_models.store.runs import (
     CONFIG_FILE,
     CONFUSION_FILE,
@@ -46,9 +49,9 @@ from kvt_models.store.runs import (
     REPORT_FILE,
     RunRecorder,
     RunStore,
-    read_history,
-    read_run_info,
+    read_json,
 )
+from kvt_models.train.opening import Opened, on_backend, open_existing, open_new
 
 __all__ = ["TrainResult", "build_compiled_model", "resume", "train"]
 
@@ -59,12 +62,13 @@ class TrainResult:
     run_dir: Path
     status: str  # finished | stopped | failed
     history: list[dict[str, float]] = field(default_factory=list)
-    evaluation: Any = None  # kvt_models.train.evaluation.Evaluation
+    evaluation: Any = None  # kvt_models.train.evaluation.Evaluation of report_epoch; None if this process scored none
     files: dict[str, str] = field(default_factory=dict)
     params: int = 0
     message: str = ""
     fit_seconds: float = 0.0  # wall time inside model.fit (for benchmarks)
     images_trained: int = 0
+    report_epoch: int | None = None  # the epoch report.json describes: the last finished one (the checkpoint's)
 
 
 def build_compiled_model(cfg: RunConfig, num_classes: int, steps_per_epoch: int) -> Any:
@@ -96,7 +100,7 @@ def train(
     Bad input raises :class:`KvtError` (after a ``TrainFailed`` event); a run
     that diverges ends ``failed`` and raises :class:`TrainingDiverged`.
     """
-    return _Run(listener, stop, batch_interval).run(lambda: _open_new(config, RunStore(runs_dir)))
+    return _Run(listener, stop, batch_interval).run(lambda: open_new(config, RunStore(runs_dir)))
 
 
 def resume(
@@ -111,63 +115,7 @@ def resume(
     The checkpoint holds the optimizer state, so the learning-rate schedule
     goes on where it stopped; the history ends up with every epoch once.
     """
-    return _Run(listener, stop, batch_interval).run(lambda: _open_existing(Path(run_dir)))
-
-
-# -- step 1: open -------------------------------------------------------------
-@dataclass
-class _Opened:
-    """What to train, from which epoch, and how to get hold of the run folder once it is time."""
-
-    cfg: RunConfig
-    done: int  # epochs already finished: 0 for a new run
-    checkpoint: Path | None  # the model to go on from; None: build a new one
-    # The facts found in step 2 (classes, sizes, params) -> the run folder, locked by us.
-    take_folder: Callable[[dict[str, Any]], RunRecorder]
-
-
-def _open_new(config: RunConfig, store: RunStore) -> _Opened:
-    cfg = config.resolved()
-    runtime.require(cfg.backend)  # a missing extra: one line naming the pip command, before anything slow
-    store.ensure()  # a bad runs dir fails before minutes of data loading
-
-    def take_folder(facts: dict[str, Any]) -> RunRecorder:
-        # Made only now, with everything known: bad data leaves no run folder behind.
-        return store.create({"config": cfg.to_dict(), **facts}, label=_label(cfg))
-
-    return _Opened(cfg, 0, None, take_folder)
-
-
-def _open_existing(run_dir: Path) -> _Opened:
-    if not run_dir.is_dir():
-        raise KvtError(f"cannot resume {run_dir}: no such run folder; pick one from the runs dir")
-    info = read_run_info(run_dir)
-    if info is None:
-        raise KvtError(f"cannot resume {run_dir}: it has no readable {CONFIG_FILE}, so it is not a kvt run")
-    if lock_held(run_dir):
-        raise KvtError(f"cannot resume {run_dir}: it is still running; stop it first")
-    try:
-        cfg = RunConfig.from_dict(info.config)
-        cfg.validate()
-    except (TypeError, KvtError) as exc:
-        raise KvtError(f"cannot resume {run_dir}: its {CONFIG_FILE} is not valid ({exc})") from None
-    # Its own runtime: a checkpoint reloads where it was written (Keras 2's differs from Keras 3's).
-    runtime.require(cfg.backend)
-    done = len(read_history(run_dir))
-    if done and not (run_dir / MODEL_FILE).is_file():
-        raise KvtError(f"cannot resume {run_dir}: {MODEL_FILE} is missing, so there is nothing to continue from")
-    if done >= (cfg.epochs or 0):
-        raise KvtError(f"nothing to resume in {run_dir}: all {cfg.epochs} epochs are done")
-
-    def take_folder(facts: dict[str, Any]) -> RunRecorder:
-        recorder = RunRecorder.reopen(run_dir)  # the lock: one process resumes it, whoever asks
-        if len(recorder.history) != done:
-            recorder.close()
-            raise KvtError(f"cannot resume {run_dir}: another process trained it meanwhile; try again")
-        recorder.set_status("running", f"resumed after epoch {done}")
-        return recorder
-
-    return _Opened(cfg, done, run_dir / MODEL_FILE if done else None, take_folder)
+    return _Run(listener, stop, batch_interval).run(lambda: open_existing(Path(run_dir)))
 
 
 # -- steps 2 to 4 -------------------------------------------------------------
@@ -179,7 +127,6 @@ class _Prepared:
     recorder: RunRecorder
     started: TrainStarted
     train_ds: Any
-    test_ds: Any
 
 
 class _Run:
@@ -191,19 +138,21 @@ class _Run:
         self.batch_interval = batch_interval
         self.recorder: RunRecorder | None = None  # the run folder, from the moment we hold it
 
-    def run(self, open_step: Callable[[], _Opened]) -> TrainResult:
+    def run(self, open_step: Callable[[], Opened]) -> TrainResult:
         try:
             prepared = self._prepare(open_step())
-            stopped_early, fit_seconds = self._fit(prepared)
-            return self._finish(prepared, stopped_early, fit_seconds)
+            scorer, fit_seconds = self._fit(prepared)
+            return self._finish(prepared, scorer, fit_seconds)
         except Exception as exc:
-            self._fail(exc)
-            raise
+            failure = self._fail(exc)
+            if failure is exc:
+                raise
+            raise failure from exc
         finally:
             if self.recorder is not None:
                 self.recorder.close()  # after the last status: the run now reads as that status
 
-    def _prepare(self, opened: _Opened) -> _Prepared:
+    def _prepare(self, opened: Opened) -> _Prepared:
         cfg, listener = opened.cfg, self.listener
         from kvt_models.data.loader import load_dataset
 
@@ -267,63 +216,85 @@ class _Run:
             data.x_train, data.y_train, cfg.batch_size, num_classes=data.num_classes,
             shuffle=True, augment=recipe.augment, shift=recipe.shift, seed=cfg.seed + opened.done,
         )
-        test_ds = make_dataset(data.x_test, data.y_test, cfg.batch_size, num_classes=data.num_classes)
-        return _Prepared(cfg, data, model, recorder, started, train_ds, test_ds)
+        return _Prepared(cfg, data, model, recorder, started, train_ds)
 
-    def _fit(self, p: _Prepared) -> tuple[bool, float]:
-        """Train to the end, a stop request or a NaN; return (stopped early, seconds in fit)."""
+    def _fit(self, p: _Prepared) -> tuple[Any, float]:
+        """Train to the end, a stop request or a NaN; return (the scorer, seconds in fit)."""
         from kvt_models.train.callbacks import KvtCallback
+        from kvt_models.train.evaluation import EpochScorer
 
-        listener = p.recorder.recording(self.listener, p.model.save)
-        callback = KvtCallback(listener, p.started, stop=self.stop, batch_interval=self.batch_interval)
+        recipe = get_recipe(p.cfg.recipe)
+        scorer = EpochScorer(p.data.x_test, p.data.y_test, p.cfg.batch_size, p.data.class_names,
+                             label_smoothing=recipe.label_smoothing, flip=recipe.tta_flip)
+        listener = p.recorder.recording(self.listener, p.model.save, scorer.report)
+        callback = KvtCallback(listener, p.started, stop=self.stop, batch_interval=self.batch_interval,
+                               score=scorer.score)
         fit_start = time.perf_counter()
-        # shuffle=False: the tf.data pipeline already reshuffles every epoch.
-        p.model.fit(p.train_ds, validation_data=p.test_ds, epochs=p.cfg.epochs, initial_epoch=p.started.initial_epoch,
-                    verbose=0, callbacks=[callback], shuffle=False)
+        if not self.stop.is_set():  # asked while the data loaded or the model was built: no step at all
+            # No validation_data: the callback scores finished epochs itself (kvt_models.train.evaluation).
+            # shuffle=False: the input pipeline already reshuffles every epoch.
+            p.model.fit(p.train_ds, epochs=p.cfg.epochs, initial_epoch=p.started.initial_epoch,
+                        verbose=0, callbacks=[callback], shuffle=False)
         fit_seconds = time.perf_counter() - fit_start
         if callback.non_finite:
             raise TrainingDiverged(
                 f"training diverged: {callback.non_finite}; lower the learning rate (--lr) and try again"
             )
-        return callback.stopped_early, fit_seconds
+        return scorer, fit_seconds
 
-    def _finish(self, p: _Prepared, stopped_early: bool, fit_seconds: float) -> TrainResult:
+    def _finish(self, p: _Prepared, scorer: Any, fit_seconds: float) -> TrainResult:
+        """The plots and the status; the report on disk is the last finished epoch's, written with it."""
         cfg, data, recorder, history = p.cfg, p.data, p.recorder, p.recorder.history
-        self.listener(StageChanged("evaluating", f"{len(data.x_test):,} test images"))
+        self.listener(StageChanged("saving", "plots and status"))
         from kvt_models.plots import save_confusion, save_curves
-        from kvt_models.train.evaluation import evaluate_predictions, predict_classes
 
-        evaluation = evaluate_predictions(
-            data.y_test, predict_classes(p.model, data.x_test, cfg.batch_size, flip=get_recipe(cfg.recipe).tta_flip),
-            data.class_names,
-        )
-        recorder.write_report(evaluation.report, evaluation.confusion, evaluation.class_names)
-        if not history:
-            # Stopped inside the first epoch: keep the weights we have anyway.
-            recorder.save_model(p.model.save)
+        evaluation = scorer.latest  # the last epoch this process finished (and recorded), if any
+        done = len(history)
+        if evaluation is not None:
+            report: dict[str, Any] = {"report": evaluation.report, "confusion": evaluation.confusion,
+                                      "class_names": evaluation.class_names}
+            report_epoch: int | None = done
+        else:
+            # No epoch finished here (a resumed run stopped in its first new epoch): what the run
+            # had is on disk, its report among it when that names the checkpoint's epoch.
+            on_disk = read_json(recorder.file(REPORT_FILE))
+            matches = isinstance(on_disk, dict) and on_disk.get("epoch") == done and done > 0
+            report = on_disk if matches else {}
+            report_epoch = done if matches else None
         files = {name: str(recorder.file(file)) for name, file in (
-            ("config", CONFIG_FILE), ("history", HISTORY_FILE), ("report", REPORT_FILE), ("model", MODEL_FILE))}
-        title = f"Training Loss and Accuracy ({cfg.framework} + {cfg.activation}{_on(cfg)})"
+            ("config", CONFIG_FILE), ("history", HISTORY_FILE), ("report", REPORT_FILE), ("model", MODEL_FILE))
+            if recorder.file(file).exists()}
+        title = f"Training Loss and Accuracy ({cfg.framework} + {cfg.activation}{on_backend(cfg)})"
         if history:
             files["curves"] = str(save_curves(history, recorder.file(CURVES_FILE), title))
-        files["confusion"] = str(save_confusion(evaluation.confusion, evaluation.class_names, recorder.file(CONFUSION_FILE)))
+        if evaluation is not None:
+            files["confusion"] = str(save_confusion(evaluation.confusion, evaluation.class_names,
+                                                    recorder.file(CONFUSION_FILE)))
 
-        status = "stopped" if stopped_early or len(history) < cfg.epochs else "finished"
-        message = f"stopped after {len(history)} of {cfg.epochs} epochs" if status == "stopped" else ""
+        status = "stopped" if done < cfg.epochs else "finished"
+        message = f"stopped after {done} of {cfg.epochs} epochs" if status == "stopped" else ""
         recorder.set_status(status, message)
         self.listener(TrainEnded(
-            run_id=recorder.run_id, run_dir=str(recorder.path), status=status, epochs_done=len(history),
-            report=evaluation.report, confusion=evaluation.confusion, class_names=evaluation.class_names, files=files,
+            run_id=recorder.run_id, run_dir=str(recorder.path), status=status, epochs_done=done,
+            report=report.get("report") or {}, confusion=report.get("confusion") or [],
+            class_names=report.get("class_names") or list(data.class_names), files=files,
         ))
         return TrainResult(
             recorder.run_id, recorder.path, status, list(history), evaluation, files, p.started.params, message,
-            fit_seconds=fit_seconds, images_trained=(len(history) - p.started.initial_epoch) * len(data.x_train),
+            fit_seconds=fit_seconds, images_trained=(done - p.started.initial_epoch) * len(data.x_train),
+            report_epoch=report_epoch,
         )
 
-    def _fail(self, exc: Exception) -> None:
+    def _fail(self, exc: Exception) -> Exception:
+        """Tell the failure once (status, TrainFailed event); what to raise: ``exc``, or a line that says more."""
+        recorder = self.recorder
+        if isinstance(exc, DiskFull) and recorder is not None:
+            done = len(recorder.history)
+            saved = f"epoch {done} is saved and intact" if done else "no epoch had finished yet"
+            exc = DiskFull(exc.folder, exc.name, f"no space left on the device of {exc.folder} (writing {exc.name}): "
+                           f"{saved}; free some space there, then resume the run: kvt-train --resume {recorder.path}")
         # A KvtError is our own line already; anything else is a crash, named by its type.
         message = one_line(exc, with_type=not isinstance(exc, KvtError))
-        recorder = self.recorder
         if recorder is not None:
             try:
                 recorder.set_status("failed", message)
@@ -335,6 +306,7 @@ class _Run:
             run_dir=str(recorder.path) if recorder else "",
             user_error=is_user_error(exc),
         ))
+        return exc
 
 
 def _load_checkpoint(path: Path, iterations: int) -> Any:
@@ -353,13 +325,3 @@ def _load_checkpoint(path: Path, iterations: int) -> Any:
     # checkpoint and its history row can leave the optimizer one epoch ahead.
     model.optimizer.iterations.assign(iterations)
     return model
-
-
-def _on(cfg: RunConfig) -> str:
-    """`` on jax`` for a run off the default runtime, else nothing: how labels and titles name it."""
-    return f" on {cfg.backend}" if cfg.backend != runtime.BACKEND_DEFAULT else ""
-
-
-def _label(cfg: RunConfig) -> str:
-    """The run folder's label: ``keras-relu``, ``keras-relu-jax``."""
-    return f"{cfg.framework}-{cfg.activation}" + (f"-{cfg.backend}" if _on(cfg) else "")

@@ -69,6 +69,8 @@ class RunScreen(Screen[Path | None]):
         self.query_one(HistoryView).set_history(record.history)
         accuracy = (record.report or {}).get("accuracy")
         summary = f"{record.status}" + (f" · test accuracy {accuracy:.4f}" if accuracy is not None else "")
+        if record.report is not None and record.report_epoch is not None:
+            summary += f" · report of epoch {record.report_epoch}"
         summary += f" · {runtime_of(record)}"
         if record.message:
             summary += f" · {record.message}"

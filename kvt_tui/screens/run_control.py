@@ -220,7 +220,7 @@ class RunController(Widget):
     # -- the engine's messages ---------------------------------------------------
     @on(StageMessage)
     def _on_stage(self, message: StageMessage) -> None:
-        if self._stop is not None and self._stop.is_set() and message.event.stage != "evaluating":
+        if self._stop is not None and self._stop.is_set() and message.event.stage != "saving":
             return  # keep "stopping…" on screen until the run says more
         self.views.progress.set_stage(message.event.stage, message.event.detail)
 

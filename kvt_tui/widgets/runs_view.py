@@ -5,7 +5,10 @@ It reads the same store ``kvt-train`` writes, so headless runs show up too.
 - Enter on a row posts :class:`RunsView.OpenRun`; the main screen then shows that
   run's table, curves and report on a screen of its own.
 - ``c`` on a stopped, failed or killed run that has epochs left posts
-  :class:`RunsView.ResumeRun`.
+  :class:`RunsView.ResumeRun`. A run with a damaged file
+  (:func:`kvt_models.store.damage.problem`) reads "damaged"; the line above
+  the table names the file and what to do while the cursor is on it, and
+  ``c`` says the same instead of resuming.
 - Space marks runs; ``x`` posts :class:`RunsView.CompareRuns` with the marked
   ones, which the main screen summarises as a comparison.
 """
@@ -22,9 +25,10 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
+from kvt_models.store.damage import problem
 from kvt_models.store.runs import RunInfo, RunStore
 
-STATUS_STYLE = {"finished": "green", "stopped": "yellow", "failed": "red", "running": "cyan"}
+STATUS_STYLE = {"finished": "green", "stopped": "yellow", "failed": "red", "running": "cyan", "damaged": "red"}
 MARK = "●"
 
 
@@ -63,6 +67,7 @@ class RunsView(Vertical):
         self.runs_dir = runs_dir
         self.runs: list[RunInfo] = []
         self.marked: set[Path] = set()
+        self.problems: dict[Path, str] = {}  # the runs with a damaged file: what it is and what to do
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-summary", markup=False)
@@ -87,13 +92,17 @@ class RunsView(Vertical):
         self.runs = RunStore(self.runs_dir).list_runs()
         # Marks survive a reload, except for runs that are gone.
         self.marked &= {info.path for info in self.runs}
+        # A running run's files are its writer's; only those at rest are judged.
+        self.problems = {info.path: trouble for info in self.runs
+                         if info.status != "running" and (trouble := problem(info.path))}
         table.clear()
         for info in self.runs:
             cfg = info.config
             val_acc = info.last.get("val_accuracy")
+            status = "damaged" if info.path in self.problems else info.status
             table.add_row(
                 MARK if info.path in self.marked else "",
-                Text(info.status, style=STATUS_STYLE.get(info.status, "")),
+                Text(status, style=STATUS_STYLE.get(status, "")),
                 f"{cfg.get('framework', '?')} + {cfg.get('activation', '?')}",
                 f"{info.epochs_done}/{info.epochs_total}",
                 f"{val_acc:.4f}" if val_acc is not None else "-",
@@ -107,6 +116,10 @@ class RunsView(Vertical):
         self.refresh_bindings()
 
     def _update_summary(self) -> None:
+        info = self.highlighted()
+        if info is not None and info.path in self.problems:
+            self.query_one("#runs-summary", Static).update(f"{info.run_id}: {self.problems[info.path]}")
+            return
         count = len(self.runs)
         text = f"{count} run{'s' if count != 1 else ''} in {self.runs_dir}"
         if not count:
@@ -127,13 +140,18 @@ class RunsView(Vertical):
         # None: shown dimmed in the footer (the key exists, not for this row).
         if action == "resume":
             info = self.highlighted()
-            return True if info is not None and info.resumable else None
+            # A damaged run's c says what is wrong with it, rather than nothing.
+            return True if info is not None and (info.resumable or info.path in self.problems) else None
         if action == "compare_marked":
             return True if len(self.marked) >= 2 else None
         return True
 
     def action_resume(self) -> None:
         info = self.highlighted()
+        if info is not None and info.path in self.problems:
+            self.app.notify(f"{info.run_id}: {self.problems[info.path]}", title="Cannot resume", severity="error",
+                            timeout=10)
+            return
         if info is not None and info.resumable:
             self.post_message(self.ResumeRun(info.path))
 
@@ -157,6 +175,7 @@ class RunsView(Vertical):
     @on(DataTable.RowHighlighted, "#runs-table")
     def _row_highlighted(self) -> None:
         self.refresh_bindings()  # Resume depends on the row
+        self._update_summary()  # ... and so does the line above the table, for a damaged run
 
     @on(DataTable.RowSelected, "#runs-table")
     def _row_selected(self, event: DataTable.RowSelected) -> None:

@@ -109,10 +109,29 @@ def test_a_server_that_is_not_a_ray_head_is_refused_in_one_line(capsys, tmp_path
 
 
 def test_a_worker_with_another_kvt_version_is_named_with_the_fix():
-    assert version_mismatch("0.1.0", "0.1.0", "node-a") is None
-    message = version_mismatch("0.2.0", "0.1.0", "node-a")
+    assert version_mismatch(("0.1.0", "abc"), ("0.1.0", "abc"), "node-a") is None
+    message = version_mismatch(("0.2.0", "abc"), ("0.1.0", "def"), "node-a")
     assert message == ("the Ray worker on node node-a has kvt 0.1.0 but this machine has kvt 0.2.0: install kvt "
                        "0.2.0 with its ray extra on every node (pip install 'kvt[ray]==0.2.0'), then run again")
+
+
+def test_two_checkouts_of_one_version_with_different_code_are_told_apart(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    import kvt_models
+    from kvt_models.cluster.worker import code_fingerprint, identity
+
+    installed = Path(kvt_models.__file__).parent
+    copy = tmp_path / "kvt_models"
+    shutil.copytree(installed, copy, ignore=shutil.ignore_patterns("__pycache__", "*.tar.gz"))
+    assert code_fingerprint(copy) == identity()[1]  # the same code, wherever it is installed
+    (copy / "train" / "training.py").write_text((copy / "train" / "training.py").read_text() + "\n# one line more\n")
+    other = code_fingerprint(copy)
+    assert other != identity()[1]
+    message = version_mismatch(identity(), (kvt_models.__version__, other), "node-b")
+    assert message is not None and f"code {other} there, {identity()[1]} here" in message
+    assert f"has kvt {kvt_models.__version__} with other code" in message
 
 
 # -- shipping local data ---------------------------------------------------------------------

@@ -198,3 +198,15 @@ def test_a_history_written_before_train_seconds_reads_and_resumes_in_its_own_col
     rows = read_history(w.path)
     assert [r["epoch"] for r in rows] == [1, 2] and rows[1]["train_seconds"] == rows[1]["seconds"]
     w.close()
+
+
+def test_a_run_killed_after_its_last_epoch_reads_finished_and_a_damaged_status_reads_stopped(tmp_path):
+    """Its checkpoint, rows and report are all on disk: only the plots and the last status were not written."""
+    w = RunStore(tmp_path).create({"config": {"epochs": 2}}, "x")
+    w.append_history(_row(1))
+    w.append_history(_row(2))
+    w.close()  # status.json still says running, as kill -9 leaves it
+    info = read_run_info(w.path)
+    assert info.status == "finished" and "after its last epoch" in info.message and not info.resumable
+    (w.path / "status.json").write_text('["not", "a", "status"]')  # damaged: read as stopped, never a crash
+    assert read_run_info(w.path).status == "stopped"

@@ -166,7 +166,7 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("kvt_model
 def test_the_first_frame_waits_only_for_the_light_engine_modules() -> None:
     """What the app imports before its first frame: the config and nothing heavier.
 
-    (``precision`` is the standard library only: config.py resolves ``auto`` with it.)
+    (``precision`` is the standard library only: config.py reads the legacy precision from it.)
 
     bench/startup.py measured ~25 ms of first-frame time in the run store,
     events and model summary modules; they are imported after the first frame.

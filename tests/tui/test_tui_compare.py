@@ -143,6 +143,33 @@ async def test_resume_of_a_broken_run_is_a_notification(tmp_path: Path) -> None:
         assert [row["epoch"] for row in read_history(run)] == [1, 2]  # untouched
 
 
+async def test_a_run_with_a_damaged_file_reads_damaged_and_c_says_what_to_do(tmp_path: Path) -> None:
+    """No child process, no change on disk: the runs view names the file and what to do, and c says it again."""
+    runs_dir = tmp_path / "runs"
+    run = write_finished_run(runs_dir, "keras", "relu", 1, [0.3], epochs=3, status="stopped")
+    with open(run / "history.csv", "a") as fh:
+        fh.write("2,not,a,row\n3,0.1,0.2,0.3,0.4,0.01,1.0,1.0\n")
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    engine = FakeEngine()
+
+    app = create_app(data="sample", runs_dir=runs_dir, train_fn=engine)
+    notifications = record_notifications(app)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await ready(pilot)
+        await pilot.press("r")
+        await pilot.pause()
+        view = app.main_screen.query_one(RunsView)
+        assert str(view.table.get_row_at(0)[1]) == "damaged"
+        summary = str(view.query_one("#runs-summary", Static).render())
+        assert f"{run.name}: history.csv is damaged (line 3 is not an epoch's row)" in summary
+        await pilot.press("c")
+        await wait_all(pilot)
+        [error] = [n for n in notifications if n.severity == "error"]
+        assert "history.csv is damaged" in error.message and "start a new run" in error.message
+        assert engine.resumed == [] and not app.main_screen.runner.training
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
 # -- compare ------------------------------------------------------------------------
 @pytest.fixture
 def queue_events(monkeypatch: pytest.MonkeyPatch) -> list[QueueProgress]:
