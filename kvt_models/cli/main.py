@@ -79,7 +79,7 @@ def compare_main(argv: Sequence[str]) -> int:
     from kvt_models.compare.queue import run_comparison
     from kvt_models.compare.sequential import Design
     from kvt_models.compare.verdict import format_table
-    from kvt_models.settings.options import AUTO_SEEDS, MAX_SEEDS
+    from kvt_models.settings.options import AUTO_SEEDS, MAX_SEEDS, PARALLEL
 
     out, err = sys.stdout, sys.stderr
     try:
@@ -102,6 +102,9 @@ def compare_main(argv: Sequence[str]) -> int:
             for flag, value in (("--cpus-per-run", args.cpus_per_run), ("--gpus-per-run", args.gpus_per_run)):
                 if value is not None:
                     raise ConfigError(f"{flag} applies only to runs on Ray: add --ray [ADDRESS], or leave {flag} out")
+        elif args.parallel is not None:
+            raise ConfigError("--parallel applies only to a local queue (on Ray, --cpus-per-run sets how many "
+                              "runs a node takes at once): leave --parallel out")
     except KvtError as exc:
         print(f"kvt-train: error: {exc}", file=err)
         return EXIT_USAGE
@@ -109,7 +112,7 @@ def compare_main(argv: Sequence[str]) -> int:
 
     def queue() -> Any:
         where = where_runs_train(args.ray, cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
-                                 say=lambda text: say(out, text))
+                                 say=lambda text: say(out, text), parallel=args.parallel or PARALLEL.default)
         with where as train_fn:
             return run_comparison(variants, seeds, base, ComparePrinter(out, err), stop=stop,
                                   runs_dir=args.runs_dir, train_fn=train_fn, design=design)

@@ -89,6 +89,8 @@ def build_compare_parser() -> argparse.ArgumentParser:
     # None when not given, so that they can be refused without --ray.
     add_flag(p, options.CPUS_PER_RUN, default=None)
     add_flag(p, options.GPUS_PER_RUN, default=None)
+    # None when not given, so that it can be refused with --ray.
+    add_flag(p, options.PARALLEL, default=None)
     return p
 
 

@@ -363,6 +363,14 @@ CPUS_PER_RUN = Option(
     help="with --ray: CPUs Ray reserves for each run (default 2: what one run keeps busy); "
     "a node runs as many runs at once as it has N CPUs",
 )
+# Two: one run keeps about 1.4 of the 2 cores of the box kvt is built on busy, and two at once trained a
+# queue 1.3-1.4x faster there, with the same numbers (docs/performance.md has the measurement).
+PARALLEL = Option(
+    "parallel", "parallel runs", "--parallel", rule=whole_number(1, 64), default=2, empty_means_default=True,
+    metavar="N",
+    help="runs of a local queue that train at once (default 2; 1: one after another); "
+    "a queue on Ray runs as many per node as its CPUs allow",
+)
 GPUS_PER_RUN = Option(
     "gpus_per_run", "GPUs per run", "--gpus-per-run", rule=whole_number(0, 64), default=0,
     empty_means_default=True, metavar="N",
@@ -376,7 +384,7 @@ RUN_OPTIONS: dict[str, Option] = {
 }
 OPTIONS: dict[str, Option] = {
     **RUN_OPTIONS, **{o.key: o for o in (PRESET, RUNS_DIR, SEEDS, MAX_SEEDS, MIN_EFFECT, VARIANT, RAY, CPUS_PER_RUN,
-                          GPUS_PER_RUN)}
+                          GPUS_PER_RUN, PARALLEL)}
 }
 
 
