@@ -137,7 +137,8 @@ class Design:
         holm = f"; Holm over {pairs} pairs at each look" if pairs > 1 else ""
         tost = f"TOST (equivalent: the {1 - 2 * self.alpha:.0%} CI inside ±{self.min_effect * 100:g} points)"
         if not self.sequential:
-            return (f"Welch's unpaired t-test at alpha {self.alpha:g} after {self.max_seeds} seeds; "
+            seeds = f"{self.max_seeds} seed{'s' if self.max_seeds != 1 else ''}"
+            return (f"Welch's unpaired t-test at alpha {self.alpha:g} after {seeds}; "
                     f"{tost}{holm.replace(' at each look', '')}")
         tost = f"TOST at each look's alpha (equivalent: its 1 - 2 alpha CI inside ±{self.min_effect * 100:g} points)"
         return (f"sequential: Welch's unpaired t-test after {self.first_look}..{self.max_seeds} seeds, alpha "

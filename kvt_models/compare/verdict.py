@@ -52,7 +52,8 @@ def verdict(variants: list[VariantSummary], pairs: list[PairSummary], per_epoch:
     if trajectory is not None and trajectory.lead_changed_at is not None:
         text += (f" The lead changed at epoch {trajectory.lead_changed_at} of {len(trajectory.epochs)}; "
                  "longer training may change the answer.")
-    decided = [decision_sentence(p) for p in pairs if p.decision is not None]
+    # Only where a test could run (2+ seeds a side): with one seed the sentence above says what to do.
+    decided = [decision_sentence(p) for p in pairs if p.decision is not None and p.decision.looks]
     if decided:
         method = next(p.decision.method for p in pairs if p.decision is not None)
         decided.append(f"Method: {method}.")
