@@ -145,10 +145,11 @@ class PairLook:
     ci_high: float
     eq_low: float
     eq_high: float
-    p_value: float
-    p_holm: float
+    p_value: float  # Welch, two-sided: better or worse when p_holm < alpha
+    p_holm: float  # Holm-adjusted over the pairs open at this look (= p_value with one)
     outcome: str  # open, better, worse, equivalent, undecided
     min_effect: float
+    p_equivalence: float = math.nan  # TOST, Holm-adjusted: equivalent when below alpha
 
 
 @dataclass(frozen=True)

@@ -102,12 +102,16 @@ def look_lines(event: LookTaken) -> list[str]:
     """A look of a ``--seeds auto`` queue, one line per pair: B - A, its two intervals against 0 and ±D, the state."""
     lines = []
     for a, b, look in event.pairs:
+        head = f"[LOOK] {event.round} of at most {event.max_seeds} seeds: {b} - {a}"
+        if look.seeds != event.round:  # decided at an earlier look: its numbers were printed then
+            lines.append(f"{head}: {look.outcome} after {look.seeds} seeds")
+            continue
         d = look.min_effect * 100
-        state = look.outcome if look.seeds == event.round else f"{look.outcome} after {look.seeds} seeds"
         lines.append(
-            f"[LOOK] {event.round} of at most {event.max_seeds} seeds: {b} - {a} = {look.diff * 100:+.2f} points; "
+            f"{head} = {look.diff * 100:+.2f} points; "
             f"{(1 - look.alpha) * 100:.4g}% CI [{look.ci_low * 100:+.2f}, {look.ci_high * 100:+.2f}] vs 0, "
-            f"{(1 - 2 * look.alpha) * 100:.4g}% CI [{look.eq_low * 100:+.2f}, {look.eq_high * 100:+.2f}] vs ±{d:g}: {state}"
+            f"{(1 - 2 * look.alpha) * 100:.4g}% CI [{look.eq_low * 100:+.2f}, {look.eq_high * 100:+.2f}] vs ±{d:g}: "
+            f"{look.outcome}"
         )
     if event.decided:
         lines.append(f"[LOOK] every pair is decided after {event.round} seeds per variant: the queue stops")

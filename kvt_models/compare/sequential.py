@@ -191,6 +191,7 @@ class LookResult:
     ci_equivalence: tuple[np.ndarray, np.ndarray]  # the 1 - 2 alpha_k CI: equivalent when inside (-D, D)
     p: np.ndarray  # Welch, two-sided
     p_holm: np.ndarray
+    p_equivalence: np.ndarray  # TOST, Holm-adjusted
     codes: np.ndarray  # 0 open, 1 better, 2 worse, 3 equivalent
 
 
@@ -217,7 +218,7 @@ def look(diff: Any, se: Any, df: Any, alpha_k: float, min_effect: float, open_: 
     codes[significant & (diff < 0)] = 2
     # Equivalence wins over significance: a real difference smaller than D is one that does not matter.
     codes[open_ & (p_eq_holm < alpha_k)] = 3
-    return LookResult(diff, (diff - half, diff + half), (diff - half_eq, diff + half_eq), p, p_holm, codes)
+    return LookResult(diff, (diff - half, diff + half), (diff - half_eq, diff + half_eq), p, p_holm, p_eq_holm, codes)
 
 
 def simulate(a: Any, b: Any, design: Design) -> tuple[np.ndarray, np.ndarray]:
@@ -291,7 +292,7 @@ def decide(baseline: Sequence[float], others: Sequence[Sequence[float]], design:
                 ci_low=float(result.ci[0][i]), ci_high=float(result.ci[1][i]),
                 eq_low=float(result.ci_equivalence[0][i]), eq_high=float(result.ci_equivalence[1][i]),
                 p_value=float(result.p[i]), p_holm=float(result.p_holm[i]), outcome=outcome,
-                min_effect=design.min_effect,
+                min_effect=design.min_effect, p_equivalence=float(result.p_equivalence[i]),
             ))
             decision.outcome, decision.seeds = outcome, min(n_a, n_b)
     reached = max((d.seeds for d in decisions), default=0)

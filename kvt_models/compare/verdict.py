@@ -63,6 +63,11 @@ def verdict(variants: list[VariantSummary], pairs: list[PairSummary], per_epoch:
     return text
 
 
+def _points(points: float) -> str:
+    """``1 point``, ``2.5 points``."""
+    return f"{points:g} point{'' if points == 1 else 's'}"
+
+
 def _level(alpha: float) -> str:
     """``99.74%`` for 0.0026: enough digits to tell the looks' levels apart."""
     return f"{(1 - alpha) * 100:.4g}%"
@@ -98,7 +103,7 @@ def decision_sentence(pair: PairSummary) -> str:
                     f"within ±{pts:g}).")
         if pair.seeds_needed is not None:
             text += (f" At this noise a fixed comparison needs {pair.seeds_needed} seeds per variant to detect "
-                     f"{pts:g} points with 80% power.")
+                     f"{_points(pts)} with 80% power.")
     return text
 
 
@@ -108,7 +113,7 @@ def decision_cells(p: PairSummary) -> str:
         return ""
     text = f"; {p.decision.outcome} after {p.decision.seeds} seeds"
     if p.seeds_needed is not None and p.decision.last is not None:
-        text += f"; seeds needed for {p.decision.last.min_effect * 100:g} points: {p.seeds_needed}"
+        text += f"; seeds needed for {_points(p.decision.last.min_effect * 100)}: {p.seeds_needed}"
     return text
 
 

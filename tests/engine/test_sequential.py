@@ -211,3 +211,18 @@ def test_an_auto_queue_that_cannot_decide_ends_undecided_at_max_seeds(tmp_path: 
     assert (pair.decision.outcome, pair.decision.seeds, result.trained) == ("undecided", 6, 12)
     assert "undecided after 6 seeds per variant" in result.comparison.verdict
     assert f"needs {pair.seeds_needed} seeds per variant" in result.comparison.verdict
+
+
+def test_a_look_line_gives_each_open_pair_s_intervals_and_a_decided_pair_its_decision() -> None:
+    from kvt_models.cli.printers import look_lines
+    from kvt_models.events import PairLook
+
+    def pair_look(seeds: int, outcome: str) -> PairLook:
+        return PairLook(seeds, seeds, seeds, 0.01, 0.002, -0.03, 0.034, -0.02, 0.024, 0.8, 0.8, outcome, 0.05, 0.001)
+
+    event = LookTaken(4, 8, [("keras:relu", "tensorflow:relu", pair_look(3, "equivalent")),
+                             ("keras:relu", "keras:elu", pair_look(4, "open"))], decided=False)
+    first, second = look_lines(event)
+    assert first == "[LOOK] 4 of at most 8 seeds: tensorflow:relu - keras:relu: equivalent after 3 seeds"
+    assert second == ("[LOOK] 4 of at most 8 seeds: keras:elu - keras:relu = +0.20 points; 99% CI [-3.00, +3.40] vs 0, "
+                      "98% CI [-2.00, +2.40] vs ±5: open")
