@@ -109,6 +109,7 @@ class QueueProgress:
     seed: int
     reused: bool
     run_dir: str = ""
+    at_most: bool = False  # a --seeds auto queue: it may end before ``total``, once every pair is decided
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,43 @@ class RunPlaced:
     attempt: int = 1
 
 
-Event = StageChanged | TrainStarted | BatchEnded | EpochEnded | TrainEnded | TrainFailed | QueueProgress | RunPlaced
+@dataclass(frozen=True)
+class PairLook:
+    """One pair at one look of a comparison (kvt_models.compare.sequential): B - A, its intervals, what it decided.
+
+    Accuracy units ([0, 1]); ``ci_*`` is the two-sided ``1 - alpha`` interval
+    (better or worse when it excludes 0), ``eq_*`` the ``1 - 2 alpha``
+    interval (equivalent when it lies inside ``(-min_effect, +min_effect)``).
+    """
+
+    seeds: int  # per variant (the smaller side's, where they differ)
+    n_a: int
+    n_b: int
+    alpha: float  # this look's level
+    diff: float
+    ci_low: float
+    ci_high: float
+    eq_low: float
+    eq_high: float
+    p_value: float  # Welch, two-sided: better or worse when p_holm < alpha
+    p_holm: float  # Holm-adjusted over the pairs open at this look (= p_value with one)
+    outcome: str  # open, better, worse, equivalent, undecided
+    min_effect: float
+    p_equivalence: float = math.nan  # TOST, Holm-adjusted: equivalent when below alpha
+
+
+@dataclass(frozen=True)
+class LookTaken:
+    """A ``--seeds auto`` comparison looked after a round: every pair against the baseline (``b`` vs ``a``)."""
+
+    round: int  # seeds per variant so far
+    max_seeds: int
+    pairs: list[tuple[str, str, PairLook]]  # (a, b, its latest look): a pair decided earlier keeps the look that decided it
+    decided: bool  # every pair is decided: the queue stops
+
+
+Event = (StageChanged | TrainStarted | BatchEnded | EpochEnded | TrainEnded | TrainFailed | QueueProgress | RunPlaced
+         | LookTaken)
 Listener = Callable[[Event], None]
 
 

@@ -97,13 +97,21 @@ def resume(post: Post, run_dir: Path, stop: threading.Event) -> Any:
 
 def compare(
     post: Post, variants: list[Variant], seeds: list[int], base: RunConfig, stop: threading.Event,
-    runs_dir: Path, train_fn: Callable[..., Any] | None, ray: RayChoice | None = None,
+    runs_dir: Path, train_fn: Callable[..., Any] | None, ray: RayChoice | None = None, *,
+    max_seeds: int | None = None, min_effect: float = 1.0,
 ) -> None:
     """A comparison queue: trains what is missing (a child process per run, or a Ray task), reuses the rest,
-    posts the summary."""
+    posts the summary. ``max_seeds``: until decided (``--seeds auto``), up to that many seeds per variant;
+    ``min_effect`` in points."""
     # Deferred: a comparison summarises with scipy and draws with matplotlib.
     from kvt_models.compare.placement import where_runs_train
     from kvt_models.compare.queue import run_comparison
+    from kvt_models.compare.sequential import Design
+
+    if max_seeds:
+        design = Design(max_seeds=max_seeds, min_effect=min_effect / 100)
+    else:
+        design = Design.fixed(len(seeds), min_effect / 100)
 
     def queue(listener: Callable[[Event], None]) -> Any:
         # Ray is connected to, and left, on this worker thread; its workers'
@@ -113,7 +121,7 @@ def compare(
         with where as train_one:
             # One run at a time, even where a cluster could take several: the live view follows one run.
             return run_comparison(variants, seeds, base, listener, stop=stop, runs_dir=runs_dir, train_fn=train_one,
-                                  concurrency=1)
+                                  concurrency=1, design=design)
 
     result = relay(post, queue)
     if result is None:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         BatchEnded,
         EpochEnded,
         Event,
+        LookTaken,
         QueueProgress,
         RunPlaced,
         StageChanged,
@@ -113,6 +114,14 @@ class QueueMessage(Message):
         self.event = event
 
 
+class LookMessage(Message):
+    """An until-decided comparison looked after a round: each pair's interval against 0 and ±D, and its state."""
+
+    def __init__(self, event: LookTaken) -> None:
+        super().__init__()
+        self.event = event
+
+
 class PlacedMessage(Message):
     """A queued run (or its retry) began on a Ray node: which one, and the worker's pid."""
 
@@ -156,6 +165,7 @@ def _wrappers() -> dict[type, type[Message]]:
     from kvt_models.events import (
         BatchEnded,
         EpochEnded,
+        LookTaken,
         QueueProgress,
         RunPlaced,
         StageChanged,
@@ -173,6 +183,7 @@ def _wrappers() -> dict[type, type[Message]]:
         TrainFailed: FailedMessage,
         QueueProgress: QueueMessage,
         RunPlaced: PlacedMessage,
+        LookTaken: LookMessage,
     }
 
 

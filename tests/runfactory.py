@@ -131,19 +131,25 @@ class InstantEngine:
     and the resolved settings as the engine records them (so a comparison
     reuses it next time), tells the app about it with the engine's events,
     and returns what run_comparison reads of a TrainResult. Accuracies differ
-    by seed and variant so the statistics have something to show. Real
-    queues train in tests/engine/test_compare.py and tests/engine/test_isolated.py.
+    by seed and variant so the statistics have something to show; or
+    ``final(config)`` says each run's last test accuracy (a comparison's
+    decision is the subject). Real queues train in tests/engine/test_compare.py
+    and tests/engine/test_isolated.py.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, final: Callable[[RunConfig], float] | None = None) -> None:
         self.calls: list[RunConfig] = []
+        self.final = final
 
     def __call__(self, config: RunConfig, listener: Callable[[Event], None], *,
                  stop: threading.Event, runs_dir: Path, **_: Any) -> SimpleNamespace:
         cfg = config.resolved()
         self.calls.append(cfg)
         lead = 0.02 if cfg.framework == "tensorflow" else 0.0
-        rows = history_rows([0.30 + lead + 0.01 * cfg.seed + 0.05 * epoch for epoch in range(cfg.epochs)])
+        accs = [0.30 + lead + 0.01 * cfg.seed + 0.05 * epoch for epoch in range(cfg.epochs)]
+        if self.final is not None:
+            accs = [self.final(cfg) - 0.05 * (cfg.epochs - 1 - epoch) for epoch in range(cfg.epochs)]
+        rows = history_rows(accs)
         names = ["airplane", "automobile"]
         path = write_run(Path(runs_dir), cfg.to_dict(), rows, params=1000, class_names=names)
         listener(TrainStarted(path.name, str(path), cfg.framework, cfg.activation, cfg.epochs, 2, cfg.batch_size,

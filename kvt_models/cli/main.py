@@ -97,13 +97,23 @@ def _main(argv: list[str]) -> int:
 def compare_main(argv: Sequence[str]) -> int:
     from kvt_models.compare.placement import where_runs_train
     from kvt_models.compare.queue import run_comparison
+    from kvt_models.compare.sequential import Design
     from kvt_models.compare.verdict import format_table
+    from kvt_models.settings.options import AUTO_SEEDS, MAX_SEEDS, PARALLEL
 
     out, err = sys.stdout, sys.stderr
     try:
         args = build_compare_parser().parse_args(argv)
-        # The parser read them with options.VARIANT and options.SEEDS.
+        # The parser read them with options.VARIANT, options.SEEDS, MAX_SEEDS and MIN_EFFECT.
         variants, seeds = args.variants, args.seeds
+        if seeds == AUTO_SEEDS:
+            max_seeds = args.max_seeds or MAX_SEEDS.default
+            design = Design(max_seeds=max_seeds, min_effect=args.min_effect / 100)
+            seeds = list(range(1, max_seeds + 1))
+        elif args.max_seeds is not None:
+            raise ConfigError("--max-seeds applies only with --seeds auto: add --seeds auto, or leave --max-seeds out")
+        else:
+            design = Design.fixed(len(seeds), args.min_effect / 100)
         base = RunConfig(backend=args.backend, data=args.data, recipe=args.recipe, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, seed=0, train_limit=args.train_limit,
                          test_limit=args.test_limit, precision=args.precision)
@@ -112,6 +122,9 @@ def compare_main(argv: Sequence[str]) -> int:
             for flag, value in (("--cpus-per-run", args.cpus_per_run), ("--gpus-per-run", args.gpus_per_run)):
                 if value is not None:
                     raise ConfigError(f"{flag} applies only to runs on Ray: add --ray [ADDRESS], or leave {flag} out")
+        elif args.parallel is not None:
+            raise ConfigError("--parallel applies only to a local queue (on Ray, --cpus-per-run sets how many "
+                              "runs a node takes at once): leave --parallel out")
     except KvtError as exc:
         print(f"kvt-train: error: {exc}", file=err)
         return EXIT_USAGE
@@ -119,10 +132,10 @@ def compare_main(argv: Sequence[str]) -> int:
 
     def queue() -> Any:
         where = where_runs_train(args.ray, cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
-                                 say=lambda text: say(out, text))
+                                 say=lambda text: say(out, text), parallel=args.parallel or PARALLEL.default)
         with where as train_fn:
             return run_comparison(variants, seeds, base, ComparePrinter(out, err), stop=stop,
-                                  runs_dir=args.runs_dir, train_fn=train_fn)
+                                  runs_dir=args.runs_dir, train_fn=train_fn, design=design)
 
     with SignalStop(stop, err) as signals:
         result, code = _guarded(err, queue)

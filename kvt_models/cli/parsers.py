@@ -72,17 +72,25 @@ def build_compare_parser() -> argparse.ArgumentParser:
     p = Parser(
         prog="kvt-train compare",
         description="Run each variant once per seed on the same data and recipe, then compare test accuracy "
-        "(mean ± std, difference with 95% CI, Welch's t-test). Finished runs are reused.",
+        "(mean ± std, difference with 95% CI, Welch's t-test), and decide each pair against the first variant: "
+        "better, worse, equivalent (within ±--min-effect) or undecided. --seeds auto adds a seed to every variant "
+        "per round until every pair is decided, with error rates that hold over the repeated looks. "
+        "Finished runs are reused.",
     )
     p.add_argument("variants", nargs="+", type=flag_type(options.VARIANT), metavar=options.VARIANT.metavar,
                    help=options.VARIANT.help)
     add_flag(p, options.SEEDS)
+    # None when not given, so that it can be refused without --seeds auto.
+    add_flag(p, options.MAX_SEEDS, default=None)
+    add_flag(p, options.MIN_EFFECT)
     _add_training_flags(p, variant_flags=False)
     # --ray alone: a local Ray instance; no --ray: a child process per run here, as before.
     add_flag(p, options.RAY, nargs="?", const=options.RAY_LOCAL, default=None)
     # None when not given, so that they can be refused without --ray.
     add_flag(p, options.CPUS_PER_RUN, default=None)
     add_flag(p, options.GPUS_PER_RUN, default=None)
+    # None when not given, so that it can be refused with --ray.
+    add_flag(p, options.PARALLEL, default=None)
     return p
 
 

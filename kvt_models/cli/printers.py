@@ -15,6 +15,7 @@ from kvt_models.events import (
     BatchEnded,
     EpochEnded,
     Event,
+    LookTaken,
     QueueProgress,
     RunPlaced,
     StageChanged,
@@ -97,6 +98,26 @@ class ConsolePrinter:
                 self._print("")
 
 
+def look_lines(event: LookTaken) -> list[str]:
+    """A look of a ``--seeds auto`` queue, one line per pair: B - A, its two intervals against 0 and ±D, the state."""
+    lines = []
+    for a, b, look in event.pairs:
+        head = f"[LOOK] {event.round} of at most {event.max_seeds} seeds: {b} - {a}"
+        if look.seeds != event.round:  # decided at an earlier look: its numbers were printed then
+            lines.append(f"{head}: {look.outcome} after {look.seeds} seeds")
+            continue
+        d = look.min_effect * 100
+        lines.append(
+            f"{head} = {look.diff * 100:+.2f} points; "
+            f"{(1 - look.alpha) * 100:.4g}% CI [{look.ci_low * 100:+.2f}, {look.ci_high * 100:+.2f}] vs 0, "
+            f"{(1 - 2 * look.alpha) * 100:.4g}% CI [{look.eq_low * 100:+.2f}, {look.eq_high * 100:+.2f}] vs ±{d:g}: "
+            f"{look.outcome}"
+        )
+    if event.decided:
+        lines.append(f"[LOOK] every pair is decided after {event.round} seeds per variant: the queue stops")
+    return lines
+
+
 class ComparePrinter(ConsolePrinter):
     """Adds a line per queued run to the usual training lines."""
 
@@ -126,7 +147,11 @@ class ComparePrinter(ConsolePrinter):
     def _show(self, event: Event) -> None:
         if isinstance(event, QueueProgress):
             what = f"reusing finished run {event.run_dir}" if event.reused else "training"
-            self._print(f"[INFO] run {event.index}/{event.total}: {event.variant} seed {event.seed}: {what}")
+            total = f"{event.total} at most" if event.at_most else str(event.total)
+            self._print(f"[INFO] run {event.index}/{total}: {event.variant} seed {event.seed}: {what}")
+        elif isinstance(event, LookTaken):
+            for line in look_lines(event):
+                self._print(line)
         elif isinstance(event, (StageChanged, TrainStarted)):
             if isinstance(event, TrainStarted):
                 self.epochs = event.epochs

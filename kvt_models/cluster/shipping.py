@@ -30,7 +30,7 @@ from typing import Any
 from kvt_models.data.archive import ARCHIVE_SUFFIXES
 from kvt_models.errors import DataError, RunStoreError
 from kvt_models.paths import default_cache_dir
-from kvt_models.settings.options import read_dataset_spec
+from kvt_models.settings.datasets import read_dataset_spec
 from kvt_models.store.atomic import atomic_write_bytes
 
 CACHE_FOLDER = "ray-data"

@@ -1,5 +1,14 @@
 """The comparison queue: train what is missing, reuse what is finished, then summarise and write the files.
 
+A fixed-seed queue trains each variant's seeds in turn. A ``--seeds auto``
+queue (a sequential :class:`~kvt_models.compare.sequential.Design`) trains in
+rounds, one seed of every variant per round, the variants alternating so
+that a stop at any point leaves a balanced design, and looks after each
+round from the design's first look on; it ends when every pair is decided
+or at the design's most seeds. The looks read only the finished runs, so the
+same command again reuses them and reaches the same decision at the same
+round without training.
+
 Every variant (``framework:activation``, on a runtime of its own with
 ``@backend``: ``keras:relu@jax``) runs once per seed on the same data and
 recipe, each as an ordinary run in the runs dir. Where a run trains is the
@@ -17,9 +26,10 @@ from typing import Any, Callable, Sequence
 from kvt_models.compare.files import write_comparison
 from kvt_models.compare.parallel import run_all, serialized
 from kvt_models.compare.plan import VARIANT_KEYS, PlannedRun, plan
-from kvt_models.compare.summary import Comparison, summarize
+from kvt_models.compare.sequential import OPEN, Design, decide
+from kvt_models.compare.summary import Comparison, final_accuracies, summarize
 from kvt_models.errors import ChildDied, TrainingDiverged
-from kvt_models.events import Listener, QueueProgress, ignore
+from kvt_models.events import Listener, LookTaken, QueueProgress, ignore
 from kvt_models.settings.config import RunConfig
 from kvt_models.store.runs import RunRecord, RunStore, read_run
 from kvt_models.variants import Variant
@@ -57,6 +67,7 @@ def run_comparison(
     batch_interval: float = 0.2,
     train_fn: Callable[..., Any] | None = None,
     concurrency: int | None = None,
+    design: Design | None = None,
 ) -> CompareResult:
     """Train what is missing, reuse what is finished, then summarise and write the files.
 
@@ -71,11 +82,17 @@ def run_comparison(
     ``for_run(label)`` method gets one listener per run from it (the CLI
     prefixes each run's lines), and every listener hears one event at a time.
 
+    ``design`` says how pairs are decided (default: one look after all
+    ``seeds``, with a 1-point min effect); a sequential one (``--seeds auto``,
+    ``seeds`` 1..its most seeds) trains in rounds and sends a ``LookTaken``
+    after each look.
+
     A run that dies (its process killed, out of memory) or diverges does not
     end the queue: the others still train, and the result lists it in
-    ``unfinished`` (it can be resumed later). A stop request ends the queue;
-    so does any other failure, which first stops (sets ``stop`` for) the
-    runs in flight, which save, and is then raised.
+    ``unfinished`` (it can be resumed later); a sequential queue ends after
+    that run's round, as it cannot look without it. A stop request ends the
+    queue; so does any other failure, which first stops (sets ``stop`` for)
+    the runs in flight, which save, and is then raised.
     """
     if train_fn is None:
         from kvt_models.train.training import train  # deferred: in-process training imports Keras
@@ -103,7 +120,8 @@ def run_comparison(
         index, item = numbered
         if stop.is_set():
             return None
-        tell(QueueProgress(index, total, item.variant, item.seed, item.existing is not None, str(item.existing or "")))
+        tell(QueueProgress(index, total, item.variant, item.seed, item.existing is not None, str(item.existing or ""),
+                           at_most=design is not None and design.sequential))
         if item.existing is not None:
             return read_run(item.existing)
         try:
@@ -120,15 +138,27 @@ def run_comparison(
         return read_run(result.run_dir)
 
     numbered = list(enumerate(planned, start=1))
-    if concurrency > 1:
-        # A failure that ends the queue (a relay gone, a crash) stops the runs in flight too.
-        outcomes = run_all(numbered, run, concurrency, stop)
+    sequential = design is not None and design.sequential
+    if sequential:
+        # Round r trains seed r of every variant (the plan lists each variant's seeds in turn).
+        in_rounds = sorted(planned, key=lambda item: item.seed)  # stable: the variants keep their order
+        numbered = list(enumerate(in_rounds, start=1))
+        rounds = [numbered[i:i + len(groups)] for i in range(0, len(numbered), len(groups))]
     else:
-        outcomes = []
-        for pair in numbered:  # one at a time: a stop ends the queue at once
-            outcomes.append(run(pair))
-            if outcomes[-1] is None:
-                break
+        rounds = [numbered]
+    outcomes: list[Any] = []
+    so_far: dict[str, list[RunRecord]] = {name: [] for name in groups}
+    for done, batch in enumerate(rounds, start=1):
+        ended = _run_batch(batch, run, concurrency, stop)
+        outcomes += ended
+        if not sequential or any(not isinstance(o, RunRecord) for o in ended) or len(ended) < len(batch):
+            break  # the whole queue, a stop, or a round the looks cannot use
+        for outcome, (_, item) in zip(ended, batch):
+            so_far[item.variant].append(outcome)
+        assert design is not None
+        if done >= design.first_look and _look(so_far, design, done, tell):
+            break
+    numbered = numbered[:len(outcomes)]
     trained = sum(isinstance(o, RunRecord) and item.existing is None for o, (_, item) in zip(outcomes, numbered))
     reused = sum(isinstance(o, RunRecord) and item.existing is not None for o, (_, item) in zip(outcomes, numbered))
     unfinished = [o for o in outcomes if isinstance(o, UnfinishedRun)]
@@ -142,7 +172,39 @@ def run_comparison(
         # A variant with no finished run has nothing to compare.
         return CompareResult(None, None, {}, trained, reused, stopped=False, unfinished=unfinished)
     settings = {k: v for k, v in planned[0].config.to_dict().items() if k not in VARIANT_KEYS}
-    settings["seeds"] = list(seeds)
-    comparison = summarize(groups, settings)
+    # A sequential queue's seeds are those of the rounds it ran: the same command, the same folder.
+    settings["seeds"] = sorted({item.seed for _, item in numbered}) if sequential else list(seeds)
+    if design is not None:
+        settings["min_effect"] = design.min_effect * 100
+        if sequential:
+            settings["max_seeds"] = design.max_seeds
+    comparison = summarize(groups, settings, design)
     folder, files = write_comparison(comparison, store.root)
     return CompareResult(comparison, folder, files, trained, reused, stopped=False, unfinished=unfinished)
+
+
+def _run_batch(batch: list[tuple[int, PlannedRun]], run: Callable[[tuple[int, PlannedRun]], Any],
+               concurrency: int, stop: threading.Event) -> list[Any]:
+    """Each run of ``batch``, ``concurrency`` at a time; one at a time, a stop ends the batch at once.
+
+    A failure that ends the queue (a relay gone, a crash) stops the runs in flight too.
+    """
+    if concurrency > 1:
+        return run_all(batch, run, concurrency, stop)
+    outcomes = []
+    for pair in batch:
+        outcomes.append(run(pair))
+        if outcomes[-1] is None:
+            break
+    return outcomes
+
+
+def _look(groups: dict[str, list[RunRecord]], design: Design, seeds: int, tell: Listener) -> bool:
+    """The look after a round: tell the listener every pair's state; True when every pair is decided."""
+    names = list(groups)
+    finals = [final_accuracies(groups[name]) for name in names]
+    decisions = decide(finals[0], finals[1:], design)
+    pairs = [(names[0], name, d.last) for name, d in zip(names[1:], decisions) if d.last is not None]
+    decided = all(d.outcome != OPEN for d in decisions)
+    tell(LookTaken(seeds, design.max_seeds, pairs, decided))
+    return decided

@@ -5,8 +5,11 @@ be the random initialisation. A summary answers that: mean +- std of the
 final and best test accuracy per variant, its training speed (img/s), and,
 for each variant against the first (the baseline), the difference in means
 with a 95% confidence interval and Welch's t-test (Holm-corrected with three
-or more variants). So one comparison across runtimes answers both "which is
-faster here" and "does the accuracy differ".
+or more variants), its decision (better, worse, equivalent or undecided:
+:mod:`kvt_models.compare.sequential`) and the seeds per variant needed to
+detect the min effect with 80% power at the noise seen. So one comparison
+across runtimes answers both "which is faster here" and "does the accuracy
+differ".
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from kvt_models.compare.sequential import Decision, Design, decide, seeds_needed
 from kvt_models.compare.settling import Trajectories, holm, trajectories
 from kvt_models.compare.stats import Stat, welch
 from kvt_models.compare.verdict import verdict
@@ -47,6 +51,8 @@ class PairSummary:
     p_value: float
     significant: bool  # at 5%, after the Holm correction when there are several pairs
     p_holm: float = math.nan  # with 3+ variants: p corrected (Holm) over the comparisons with the baseline
+    decision: Decision | None = None  # better, worse, equivalent or undecided, with its looks
+    seeds_needed: int | None = None  # per variant, for a fixed-n Welch test to detect the min effect (80% power)
 
 
 @dataclass
@@ -61,10 +67,17 @@ class Comparison:
         return json_safe(asdict(self))
 
 
-def summarize(groups: dict[str, list[RunRecord]], settings: dict[str, Any]) -> Comparison:
+def final_accuracies(runs: list[RunRecord]) -> list[float]:
+    """Each run's last test accuracy, in the runs' order (a sequential design's looks take them in seed order)."""
+    return [r.history[-1]["val_accuracy"] for r in runs if r.history]
+
+
+def summarize(groups: dict[str, list[RunRecord]], settings: dict[str, Any], design: Design | None = None) -> Comparison:
+    """The comparison of ``groups`` (variant -> its runs, the baseline first); ``design`` decides the pairs
+    (default: one look after all the seeds, with a 1-point min effect)."""
     variants = []
     for name, runs in groups.items():
-        finals = [r.history[-1]["val_accuracy"] for r in runs if r.history]
+        finals = final_accuracies(runs)
         bests = [max(h["val_accuracy"] for h in r.history) for r in runs if r.history]
         seconds = [h["seconds"] for r in runs for h in r.history]
         train_seconds = sum(h.get("train_seconds", h["seconds"]) for r in runs for h in r.history if r.train_samples)
@@ -101,5 +114,12 @@ def summarize(groups: dict[str, list[RunRecord]], settings: dict[str, Any]) -> C
     for pair in pairs:
         decisive = pair.p_holm if len(pairs) > 1 else pair.p_value
         pair.significant = bool(decisive < 0.05) if not math.isnan(decisive) else False
+    if design is None:
+        design = Design.fixed(max(1, min((v.final_accuracy.n for v in variants), default=1)))
+    decisions = decide(variants[0].final_accuracy.values if variants else [],
+                       [v.final_accuracy.values for v in variants[1:]], design)
+    for pair, vb, decision in zip(pairs, variants[1:], decisions):
+        pair.decision = decision
+        pair.seeds_needed = seeds_needed(variants[0].final_accuracy.std, vb.final_accuracy.std, design.min_effect)
     per_epoch = trajectories({name: [r.history for r in runs] for name, runs in groups.items()})
     return Comparison(variants, pairs, verdict(variants, pairs, per_epoch), settings, per_epoch)

@@ -52,6 +52,68 @@ def verdict(variants: list[VariantSummary], pairs: list[PairSummary], per_epoch:
     if trajectory is not None and trajectory.lead_changed_at is not None:
         text += (f" The lead changed at epoch {trajectory.lead_changed_at} of {len(trajectory.epochs)}; "
                  "longer training may change the answer.")
+    # Only where a test could run (2+ seeds a side): with one seed the sentence above says what to do.
+    decided = [decision_sentence(p) for p in pairs if p.decision is not None and p.decision.looks]
+    if decided:
+        method = next(p.decision.method for p in pairs if p.decision is not None)
+        decided.append(f"Method: {method}.")
+        sequential = any(p.decision.sequential for p in pairs if p.decision is not None)
+        # A sequential comparison is about its decisions: they come first.
+        text = " ".join(decided) + " " + text if sequential else text + " " + " ".join(decided)
+    return text
+
+
+def _points(points: float) -> str:
+    """``1 point``, ``2.5 points``."""
+    return f"{points:g} point{'' if points == 1 else 's'}"
+
+
+def _level(alpha: float) -> str:
+    """``99.74%`` for 0.0026: enough digits to tell the looks' levels apart."""
+    return f"{(1 - alpha) * 100:.4g}%"
+
+
+def decision_sentence(pair: PairSummary) -> str:
+    """One pair's decision, its interval against the boundaries, and the seeds a fixed-n test would need."""
+    decision, last = pair.decision, pair.decision.last if pair.decision else None
+    assert decision is not None
+    n = decision.seeds
+    seeds = f"{n} seed{'s' if n != 1 else ''} per variant"
+    name = f"{pair.b} - {pair.a}"
+    if last is None:
+        text = f"{pair.b} vs {pair.a}: undecided with {seeds} (a test needs 2 or more)."
+    else:
+        pts = last.min_effect * 100
+        ci = f"{_level(last.alpha)} CI {last.ci_low * 100:+.2f} to {last.ci_high * 100:+.2f}"
+        eq = f"{_level(2 * last.alpha)} CI {last.eq_low * 100:+.2f} to {last.eq_high * 100:+.2f}"
+        if decision.outcome in ("better", "worse"):
+            better, worse = (pair.b, pair.a) if last.diff > 0 else (pair.a, pair.b)
+            text = (f"{better} is better than {worse}: {name} = {last.diff * 100:+.2f} points ({ci} excludes 0), "
+                    f"decided after {seeds}.")
+        elif decision.outcome == "equivalent":
+            real = " (the difference is real, its CI excludes 0, but smaller than that)" if (
+                last.ci_low > 0 or last.ci_high < 0) else ""
+            text = (f"{pair.a} and {pair.b} are equivalent within ±{pts:g} points: {name} = {last.diff * 100:+.2f} "
+                    f"({eq} lies inside ±{pts:g}){real}, decided after {seeds}.")
+        else:
+            state = "still open" if decision.outcome == "open" else "undecided"
+            estimate = (f"{pair.diff * 100:+.2f} points, 95% CI {pair.ci95[0] * 100:+.2f} to {pair.ci95[1] * 100:+.2f}"
+                        if not math.isnan(pair.ci95[0]) else f"{pair.diff * 100:+.2f} points")
+            text = (f"{name}: {state} after {seeds}: {estimate} (the {ci} holds 0 and the {eq} is not "
+                    f"within ±{pts:g}).")
+        if pair.seeds_needed is not None:
+            text += (f" At this noise a fixed comparison needs {pair.seeds_needed} seeds per variant to detect "
+                     f"{_points(pts)} with 80% power.")
+    return text
+
+
+def decision_cells(p: PairSummary) -> str:
+    """``; undecided after 3 seeds; seeds needed for 1 point: 12`` for the CLI's pair lines."""
+    if p.decision is None:
+        return ""
+    text = f"; {p.decision.outcome} after {p.decision.seeds} seeds"
+    if p.seeds_needed is not None and p.decision.last is not None:
+        text += f"; seeds needed for {_points(p.decision.last.min_effect * 100)}: {p.seeds_needed}"
     return text
 
 
@@ -76,7 +138,8 @@ def format_table(comparison: Comparison) -> str:
         ci = "n/a" if math.isnan(p.ci95[0]) else f"[{p.ci95[0] * 100:+.2f}, {p.ci95[1] * 100:+.2f}]"
         pv = "n/a" if math.isnan(p.p_value) else f"{p.p_value:.3f}"
         holm_text = "" if math.isnan(p.p_holm) else f" (Holm-corrected {p.p_holm:.3f})"
-        lines.append(f"{p.b} - {p.a}: {p.diff * 100:+.2f} points, 95% CI {ci}, Welch p = {pv}{holm_text}")
+        lines.append(f"{p.b} - {p.a}: {p.diff * 100:+.2f} points, 95% CI {ci}, Welch p = {pv}{holm_text}"
+                     + decision_cells(p))
     if comparison.per_epoch.pairs:
         lines += ["", format_trajectories(comparison.per_epoch)]
     return "\n".join(lines)

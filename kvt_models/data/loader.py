@@ -1,7 +1,7 @@
 """From what a user typed after ``--data`` to a :class:`Dataset`: the spec, the source, the cache.
 
 :func:`load_dataset` and :func:`describe_spec` read the spec (``cifar10``,
-``sample`` or a path) with :func:`kvt_models.settings.options.read_dataset_spec`, the
+``sample`` or a path) with :func:`kvt_models.settings.datasets.read_dataset_spec`, the
 reader the CLI and the app's form use too; this module then wires the other parts together for
 local data: list the folder (``tree.py``) or read the archive
 (``archive.py``), find the layout (``layouts.py``), decode (``decode.py``)
@@ -25,7 +25,7 @@ from kvt_models.data.subsets import apply_limits, check_limit
 from kvt_models.data.tree import scan_folder
 from kvt_models.errors import DataError
 from kvt_models.paths import default_cache_dir
-from kvt_models.settings.options import missing_dataset_message, no_dataset_message, read_dataset_spec
+from kvt_models.settings.datasets import missing_dataset_message, no_dataset_message, read_dataset_spec
 
 # kvt_models/sample/, next to this package: the path package-data installs it at.
 SAMPLE_PATH: Path = Path(__file__).resolve().parent.parent / "sample" / "cifar10-sample.tar.gz"

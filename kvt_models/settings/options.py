@@ -22,12 +22,12 @@ no TensorFlow, no data package.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from kvt_models.errors import ConfigError, KvtError
+from kvt_models.settings.datasets import missing_dataset_message, no_dataset_message, read_dataset_spec
 from kvt_models.settings.recipes import RECIPES
 from kvt_models.variants import (
     ACTIVATIONS,
@@ -39,8 +39,6 @@ from kvt_models.variants import (
     check_runs_on,
 )
 
-DATASET_NAMES: tuple[str, ...] = ("cifar10", "sample")
-
 # The compute precision (kvt_models.settings.precision); "auto" is resolved when a run is configured.
 PRECISIONS: dict[str, str] = {
     "auto": "bfloat16 on Keras 3 on TensorFlow where the CPU has native bf16 instructions, else float32",
@@ -51,11 +49,9 @@ PRECISIONS: dict[str, str] = {
 MAX_EPOCHS = 10_000
 MAX_BATCH = 65_536
 MAX_SEED = 2**32 - 1  # what keras.utils.set_random_seed (numpy) accepts
-MAX_SEEDS = 100  # a sanity bound on a comparison: 100 seeds x 10 variants is 1,000 runs
+SEEDS_LIMIT = 100  # a sanity bound on a comparison: 100 seeds x 10 variants is 1,000 runs
 MAX_LR = 10.0
 
-
-DATA_ALTERNATIVES = "choose cifar10, sample, or the path of an existing folder or .tar.gz"
 
 # A rule turns stripped, non-empty text into a value, or raises ConfigError
 # with a message about ``name`` (the flag or the field, as the caller says).
@@ -133,41 +129,6 @@ def one_of(choices: Iterable[str]) -> Rule:
     return rule
 
 
-def dataset_name(spec: str) -> str | None:
-    """``cifar10`` or ``sample`` when ``spec`` names a built-in dataset, else None (a path).
-
-    Names are read ignoring case, ``-``, ``_`` and spaces: ``CIFAR-10``,
-    ``cifar_10`` and ``Cifar10`` all mean cifar10. A local folder of that name
-    is reached as ``./sample``.
-    """
-    key = "".join(spec.split()).lower().replace("-", "").replace("_", "")
-    return key if key in DATASET_NAMES else None
-
-
-def read_dataset_spec(spec: str) -> tuple[str, Path | None]:
-    """What a ``--data`` value means: ``(name, None)`` for a built-in dataset, ``("path", absolute path)``.
-
-    The one reader of a dataset spec: the ``--data`` option below and the
-    data loader both call it. It checks nothing on disk.
-    """
-    text = spec.strip()
-    if not text:
-        raise ConfigError(no_dataset_message())
-    name = dataset_name(text)
-    if name is not None:
-        return name, None
-    # Absolute, so a run's config.json can be resumed or reused from any folder.
-    return "path", Path(os.path.abspath(os.path.expanduser(text)))
-
-
-def no_dataset_message(name: str = "dataset") -> str:
-    return f"no {name} given: {DATA_ALTERNATIVES}"
-
-
-def missing_dataset_message(path: Path, name: str = "dataset") -> str:
-    return f"{name} {path} does not exist: {DATA_ALTERNATIVES}"
-
-
 def dataset(text: str, name: str) -> str:
     if not text:
         raise ConfigError(no_dataset_message(name))
@@ -186,18 +147,27 @@ def runs_folder(text: str, name: str) -> Path:
     return path
 
 
-def seed_list(text: str, name: str) -> list[int]:
-    message = (f"{name} must be a count from 1 to {MAX_SEEDS} (seeds 1..K) or a list of distinct seeds "
-               f"from 0 to {MAX_SEED} such as 1,2,7, got {text!r}")
+AUTO_SEEDS = "auto"  # --seeds auto: add seeds until each pair is decided (kvt_models.compare.sequential)
+# The first look of --seeds auto (kvt_models.compare.sequential), and the least --max-seeds: Welch's test
+# with 2 seeds a side has 1 to 2 degrees of freedom, and at a spent alpha below 0.01 it is nearly powerless.
+FIRST_LOOK = 3
+
+
+def seed_list(text: str, name: str) -> list[int] | str:
+    """Seeds 1..K for a count, the seeds of a list, or ``"auto"`` (AUTO_SEEDS)."""
+    if text.lower() == AUTO_SEEDS:
+        return AUTO_SEEDS
+    message = (f"{name} must be a count from 1 to {SEEDS_LIMIT} (seeds 1..K), a list of distinct seeds "
+               f"from 0 to {MAX_SEED} such as 1,2,7, or auto, got {text!r}")
     try:
         if "," in text:
             seeds = [int(part) for part in text.split(",") if part.strip()]
         else:
             count = int(text)
-            seeds = list(range(1, count + 1)) if 1 <= count <= MAX_SEEDS else []
+            seeds = list(range(1, count + 1)) if 1 <= count <= SEEDS_LIMIT else []
     except ValueError:
         raise ConfigError(message) from None
-    if not 1 <= len(seeds) <= MAX_SEEDS or len(set(seeds)) != len(seeds) or not all(0 <= s <= MAX_SEED for s in seeds):
+    if not 1 <= len(seeds) <= SEEDS_LIMIT or len(set(seeds)) != len(seeds) or not all(0 <= s <= MAX_SEED for s in seeds):
         raise ConfigError(message)
     return seeds
 
@@ -235,6 +205,21 @@ def variant(text: str, name: str) -> Variant:
         f"activation one of {', '.join(ACTIVATIONS)} and backend one of {', '.join(BACKENDS)}, "
         "such as keras:relu or keras:relu@jax"
     )
+
+
+MAX_MIN_EFFECT = 100.0  # points of accuracy: no difference is larger
+
+
+def points(text: str, name: str) -> float:
+    """A difference in accuracy points, above 0 and at most 100 (returned in points, as typed)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= MAX_MIN_EFFECT):
+        raise ConfigError(f"{name} must be a number of accuracy points above 0 and at most {MAX_MIN_EFFECT:g}, "
+                          f"such as 1.0, got {text!r}")
+    return value
 
 
 def _braces(choices: Iterable[str]) -> str:
@@ -303,7 +288,19 @@ RUNS_DIR = Option(
 )
 SEEDS = Option(
     "seeds", "seeds", "--seeds", rule=seed_list, default="3", metavar="K|LIST",
-    help=f"how many seeds (1..K, K at most {MAX_SEEDS}), or a list such as 1,2,7 (default 3)",
+    help=f"how many seeds (1..K, K at most {SEEDS_LIMIT}), a list such as 1,2,7, or auto: add a seed to every "
+    "variant per round until each pair is decided (better, worse or equivalent) or --max-seeds (default 3)",
+)
+MAX_SEEDS = Option(
+    "max_seeds", "max seeds", "--max-seeds", rule=whole_number(FIRST_LOOK, SEEDS_LIMIT), default=8,
+    empty_means_default=True, metavar="K",
+    help=f"with --seeds auto: the most seeds per variant, {FIRST_LOOK} to {SEEDS_LIMIT} (default 8); "
+    f"the first look comes after {FIRST_LOOK}",
+)
+MIN_EFFECT = Option(
+    "min_effect", "min effect", "--min-effect", rule=points, default=1.0, empty_means_default=True, metavar="D",
+    help="the smallest difference in test accuracy that matters, in points (default 1.0): a pair whose "
+    "interval lies within ±D is equivalent; each pair also reports the seeds needed to detect D",
 )
 VARIANT = Option(
     "variants", "variant", "variant", rule=variant, metavar="VARIANT",
@@ -327,6 +324,14 @@ CPUS_PER_RUN = Option(
     help="with --ray: CPUs Ray reserves for each run (default 2: what one run keeps busy); "
     "a node runs as many runs at once as it has N CPUs",
 )
+# Two: one run keeps about 1.4 of the 2 cores of the box kvt is built on busy, and two at once trained a
+# queue 1.3-1.4x faster there, with the same numbers (docs/performance.md has the measurement).
+PARALLEL = Option(
+    "parallel", "parallel runs", "--parallel", rule=whole_number(1, 64), default=2, empty_means_default=True,
+    metavar="N",
+    help="runs of a local queue that train at once (default 2; 1: one after another); "
+    "a queue on Ray runs as many per node as its CPUs allow",
+)
 GPUS_PER_RUN = Option(
     "gpus_per_run", "GPUs per run", "--gpus-per-run", rule=whole_number(0, 64), default=0,
     empty_means_default=True, metavar="N",
@@ -339,7 +344,8 @@ RUN_OPTIONS: dict[str, Option] = {
                        PRECISION)
 }
 OPTIONS: dict[str, Option] = {
-    **RUN_OPTIONS, **{o.key: o for o in (PRESET, RUNS_DIR, SEEDS, VARIANT, RAY, CPUS_PER_RUN, GPUS_PER_RUN)}
+    **RUN_OPTIONS, **{o.key: o for o in (PRESET, RUNS_DIR, SEEDS, MAX_SEEDS, MIN_EFFECT, VARIANT, RAY, CPUS_PER_RUN,
+                          GPUS_PER_RUN, PARALLEL)}
 }
 
 

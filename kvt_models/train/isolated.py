@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import multiprocessing
+import os
 import signal
 import sys
 import threading
@@ -59,7 +60,22 @@ _PLAIN_EVENT_CHECK_S = 0.2
 _STOP = "stop"
 
 
-def call_isolated(target: str, listener: Listener, stop: threading.Event, /, *args: Any, **kwargs: Any) -> Any:
+def thread_env(inter_op_threads: int | None) -> dict[str, str]:
+    """The environment that holds a child's TensorFlow to ``inter_op_threads`` ops at once (None: its default).
+
+    For runs that share the machine (``kvt-train compare --parallel``): the
+    inter-op pool, which runs independent ops side by side, is what two runs
+    would otherwise each size to the whole machine. The intra-op pool (the
+    threads inside one op) is left alone on purpose: its size changes how
+    TensorFlow's CPU kernels split their sums, so a seeded run held to 1
+    intra-op thread gives other numbers than the same run alone (measured:
+    docs/performance.md), while the inter-op size does not.
+    """
+    return {"TF_NUM_INTEROP_THREADS": str(inter_op_threads)} if inter_op_threads else {}
+
+
+def call_isolated(target: str, listener: Listener, stop: threading.Event, /, *args: Any,
+                  child_env: dict[str, str] | None = None, **kwargs: Any) -> Any:
     """Call ``kvt_models.train.training.train`` / ``resume`` or ``summary.describe_models`` in a child process.
 
     ``listener`` gets every event on the calling thread; ``stop`` is relayed to
@@ -69,7 +85,9 @@ def call_isolated(target: str, listener: Listener, stop: threading.Event, /, *ar
     a result raises :class:`ChildDied` (after a ``TrainFailed`` event).
 
     A target that streams no events (``describe_models``) has nothing to save:
-    ``stop`` ends its child at once, and the call returns None.
+    ``stop`` ends its child at once, and the call returns None. ``child_env``
+    is set in the child's environment before it imports anything
+    (:func:`thread_env`).
     """
     if target not in _TARGETS:
         raise ValueError(f"Unknown target. Received: target={target!r}")
@@ -77,7 +95,7 @@ def call_isolated(target: str, listener: Listener, stop: threading.Event, /, *ar
     ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked UI threads, no inherited TF state
     events_in, events_out = ctx.Pipe(duplex=False)  # child -> parent: events, then the result
     control_in, control_out = ctx.Pipe(duplex=False)  # parent -> child: the stop request
-    proc = ctx.Process(target=_child, args=(target, args, kwargs, events_out, control_in), name=f"kvt-{target}", daemon=True)
+    proc = ctx.Process(target=_child, args=(target, args, kwargs, events_out, control_in, child_env or {}), name=f"kvt-{target}", daemon=True)
     with _std_streams_on_fds():
         proc.start()
     # Only the child holds these ends now: EOF on events_in then means the
@@ -222,15 +240,18 @@ def train_isolated(
     stop: threading.Event | None = None,
     runs_dir: str | Path | None = None,
     batch_interval: float = 0.2,
+    inter_op_threads: int | None = None,
 ) -> TrainResult:
     """:func:`kvt_models.train.training.train`, in a child process: the same arguments, events and result.
 
     A comparison queue passes this as its ``train_fn``: each queued run then
     starts from a fresh interpreter (~5 s of TensorFlow import, against
     minutes of training) and gives all of its memory back when it ends.
+    ``inter_op_threads`` is for runs that share the machine (:func:`thread_env`).
     """
     return call_isolated(
-        "train", listener, stop or StopRequest(), config, runs_dir=runs_dir, batch_interval=batch_interval
+        "train", listener, stop or StopRequest(), config, runs_dir=runs_dir, batch_interval=batch_interval,
+        child_env=thread_env(inter_op_threads),
     )
 
 
@@ -282,7 +303,8 @@ def _std_streams_on_fds() -> Iterator[None]:
                 pass  # nothing was written through them; a closed fd is no loss
 
 
-def _child(target: str, args: tuple, kwargs: dict, conn: Connection, control: Connection) -> None:
+def _child(target: str, args: tuple, kwargs: dict, conn: Connection, control: Connection, env: dict[str, str]) -> None:
+    os.environ.update(env)  # before the runtime is imported: its thread pools read it once
     stop = threading.Event()
     module_name, function_name, streams, _ = _TARGETS[target]
     # Ctrl-C in the terminal reaches the whole process group: the parent decides.

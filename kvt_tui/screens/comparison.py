@@ -24,7 +24,8 @@ from ..widgets.compare_curves import CompareCurves
 from ..widgets.difference_curves import DifferenceCurves
 
 # The variants' headers are kvt-train compare's (VARIANT_COLUMNS); it prints the pairs as sentences.
-PAIR_COLUMNS = ("pair (b - a)", "diff pts", "95% CI pts", "Welch p")
+# "need": the seeds per variant a fixed-seed comparison needs to detect the min effect (80% power).
+PAIR_COLUMNS = ("pair (b - a)", "diff pts", "95% CI pts", "Welch p", "decision", "need")
 
 
 def variant_row(v: VariantSummary) -> tuple[str, ...]:
@@ -38,7 +39,10 @@ def pair_row(p: PairSummary) -> tuple[str, ...]:
     pv = "n/a" if math.isnan(p.p_value) else f"{p.p_value:.3f}"
     if not math.isnan(p.p_holm):
         pv += f" (Holm {p.p_holm:.3f})"
-    return (f"{p.b} - {p.a}", f"{p.diff * 100:+.2f}", ci, pv)
+    # No look, no decision: with one seed a side there is no test (the verdict says so).
+    decision = f"{p.decision.outcome} at {p.decision.seeds}" if p.decision is not None and p.decision.looks else "-"
+    needed = "-" if p.seeds_needed is None else str(p.seeds_needed)
+    return (f"{p.b} - {p.a}", f"{p.diff * 100:+.2f}", ci, pv, decision, needed)
 
 
 class CompareScreen(Screen[None]):

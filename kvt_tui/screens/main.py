@@ -295,13 +295,13 @@ class MainScreen(Screen[None]):
             return
         self.views.active = "compare"
         try:
-            variants, seeds = self.compare_view.choice()
+            choice = self.compare_view.choice()
             ray = self.compare_view.where()
             base = self.form.build_config()
         except KvtError as exc:
             self.notify(f"{exc}", title="Fix the comparison first", severity="error")
             return
-        self.runner.start_comparison(variants, seeds, base, ray)
+        self.runner.start_comparison(choice, base, ray)
 
     # -- the form and its buttons ------------------------------------------------
     def _sync_controls(self) -> None:

@@ -29,7 +29,6 @@ from textual.worker import Worker, WorkerState
 
 from kvt_models.settings.config import RunConfig
 from kvt_models.train.stopping import StopRequest
-from kvt_models.variants import Variant
 
 from .. import jobs
 from ..messages import (
@@ -38,6 +37,7 @@ from ..messages import (
     EndedMessage,
     EpochMessage,
     FailedMessage,
+    LookMessage,
     PlacedMessage,
     QueueMessage,
     StageMessage,
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
     from kvt_models.compare.summary import Comparison
 
-    from ..widgets.compare_view import CompareView
+    from ..widgets.compare_view import CompareChoice, CompareView
     from ..widgets.history_view import HistoryView
     from ..widgets.progress import TrainingProgress
     from ..widgets.report import ReportView
@@ -131,20 +131,25 @@ class RunController(Widget):
         """Continue a run from its last finished epoch (in a child process)."""
         return self._resume_worker(run_dir, self._begin("resuming", detail))
 
-    def start_comparison(
-        self, variants: list[Variant], seeds: list[int], base: RunConfig, ray: jobs.RayChoice | None = None
-    ) -> Worker[Any]:
-        """Train every variant x seed that has no finished run yet (a child process or a Ray task each), then summarise."""
+    def start_comparison(self, choice: CompareChoice, base: RunConfig, ray: jobs.RayChoice | None = None) -> Worker[Any]:
+        """Train every variant x seed that has no finished run yet (a child process or a Ray task each), then summarise.
+
+        Until decided (``choice.max_seeds``), in rounds, up to that many seeds, stopping once every pair is decided.
+        """
         from ..widgets.compare_view import seeds_text
 
+        variants, seeds = choice.variants, choice.seeds
         total = len(variants) * len(seeds)
         names = ", ".join(v.name for v in variants)
         where = f" on Ray ({ray.address})" if ray else ""
-        stop = self._begin("comparing", f"{total} runs{where}: {names} x {seeds_text(seeds)}", comparing=True)
-        self.views.compare.set_status(f"queued {total} runs{where}: {names} x {len(seeds)} seeds")
+        runs = f"up to {total} runs" if choice.max_seeds else f"{total} runs"
+        stop = self._begin("comparing", f"{runs}{where}: {names} x {seeds_text(seeds, bool(choice.max_seeds))}",
+                           comparing=True)
+        self.views.compare.set_status(f"queued {runs}{where}: {names} x {seeds_text(seeds, bool(choice.max_seeds))}")
         self.views.compare.set_verdict("")
+        self.views.compare.reset_looks()
         self._queue_text = ""
-        return self._compare_worker(variants, seeds, base, stop, ray)
+        return self._compare_worker(choice, base, stop, ray)
 
     def compare_runs(self, paths: list[Path]) -> None:
         """Summarise finished runs (marked in the runs view) as a comparison, on a worker of its own."""
@@ -191,11 +196,10 @@ class RunController(Widget):
         return jobs.resume(self.post_message, run_dir, stop)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="train", name="comparison")
-    def _compare_worker(
-        self, variants: list[Variant], seeds: list[int], base: RunConfig, stop: threading.Event,
-        ray: jobs.RayChoice | None = None,
-    ) -> None:
-        jobs.compare(self.post_message, variants, seeds, base, stop, self.runs_dir, self.train_fn, ray)
+    def _compare_worker(self, choice: CompareChoice, base: RunConfig, stop: threading.Event,
+                        ray: jobs.RayChoice | None = None) -> None:
+        jobs.compare(self.post_message, choice.variants, choice.seeds, base, stop, self.runs_dir, self.train_fn, ray,
+                     max_seeds=choice.max_seeds, min_effect=choice.min_effect)
 
     @work(thread=True, exit_on_error=False, group="compare-marked", name="compare marked runs")
     def _compare_marked_worker(self, paths: list[Path]) -> None:
@@ -287,6 +291,14 @@ class RunController(Widget):
         if not event.reused:
             # A fresh run: the live table and curves follow it from its first epoch.
             self.views.history.set_history([])
+
+    @on(LookMessage)
+    def _on_look(self, message: LookMessage) -> None:
+        # An until-decided queue looked after a round: each pair's interval against 0 and ±D, and its state.
+        event = message.event
+        self.views.compare.show_look(event)
+        if event.decided:
+            self.views.compare.set_status(f"every pair decided after {event.round} seeds per variant")
 
     @on(PlacedMessage)
     def _on_placed(self, message: PlacedMessage) -> None:

@@ -20,6 +20,7 @@ from kvt_models.backend import runtime
 from kvt_models.errors import KvtError
 from kvt_models.settings import options
 from kvt_models.settings.config import RunConfig
+from kvt_models.settings.datasets import dataset_name
 from kvt_models.settings.options import Option
 from kvt_models.settings.recipes import RECIPES
 
@@ -140,7 +141,7 @@ class ConfigForm(VerticalScroll, can_focus=False):
         backend_hint = Static("", id="backend-hint", classes="hint", markup=False)
         backend_hint.display = False  # until _check_runtimes finds one missing
         yield backend_hint
-        named = options.dataset_name(cfg.data)
+        named = dataset_name(cfg.data)
         yield self._row(
             "Dataset",
             Select(DATASET_OPTIONS, value=named or "path", allow_blank=False, compact=True, id="dataset"),

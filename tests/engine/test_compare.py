@@ -216,3 +216,30 @@ def test_three_variants_are_each_compared_with_the_first_and_holm_corrected(tmp_
     assert comparison.pairs[low].p_holm == pytest.approx(min(1, 2 * ps[low]))
     assert comparison.pairs[high].p_holm == pytest.approx(max(comparison.pairs[low].p_holm, ps[high]))
     assert "Holm-corrected p=" in comparison.verdict
+
+
+def test_a_local_queue_trains_two_runs_at_once_each_with_one_inter_op_thread(tmp_path):
+    from kvt_models.compare.placement import LocalRuns, where_runs_train
+    from kvt_models.settings.options import PARALLEL
+    from kvt_models.train.isolated import thread_env
+
+    seen = []
+
+    def local(config, listener, **kwargs):
+        seen.append(kwargs)
+
+    with where_runs_train(None, local=local, parallel=PARALLEL.default) as train_fn:
+        assert isinstance(train_fn, LocalRuns) and train_fn.concurrency == PARALLEL.default == 2
+        train_fn(RunConfig(), None, runs_dir=tmp_path)
+    assert seen == [{"inter_op_threads": 1, "runs_dir": tmp_path}]
+    with where_runs_train(None, local=local, parallel=1) as train_fn:
+        assert train_fn is local  # one at a time: the runtime's own thread pools
+    # Only the inter-op pool: the intra-op pool's size changes a seeded run's numbers (docs/performance.md).
+    assert thread_env(1) == {"TF_NUM_INTEROP_THREADS": "1"} and thread_env(None) == {}
+
+
+def test_parallel_is_for_local_queues(capsys):
+    assert main(["compare", "keras:relu", "keras:elu", "--ray", "--parallel", "2", "--data", "sample"]) == 2
+    assert "--parallel applies only to a local queue" in capsys.readouterr().err
+    assert main(["compare", "keras:relu", "--parallel", "0"]) == 2
+    assert "--parallel must be a whole number from 1 to 64, got 0" in capsys.readouterr().err

@@ -230,7 +230,8 @@ def test_resolved_puts_values_in_their_canonical_form(tmp_path: Path, monkeypatc
 
 @pytest.mark.parametrize(
     "text, seeds",
-    [("3", [1, 2, 3]), ("1,4,9", [1, 4, 9]), (" 2 ", [1, 2]), ("0,5", [0, 5]), ("100", list(range(1, 101)))],
+    [("3", [1, 2, 3]), ("1,4,9", [1, 4, 9]), (" 2 ", [1, 2]), ("0,5", [0, 5]), ("100", list(range(1, 101))),
+     ("auto", "auto"), ("Auto", "auto")],
 )
 def test_compare_seeds_are_read_the_same_by_the_parser_and_parse_seeds(text: str, seeds: list[int]) -> None:
     assert build_compare_parser().parse_args(["keras:relu", "--seeds", text]).seeds == seeds
@@ -244,9 +245,30 @@ def test_compare_seeds_refusals(text: str) -> None:
     with pytest.raises(ConfigError) as from_function:
         parse_seeds(text)
     assert str(from_parser.value) == str(from_function.value) == (
-        "--seeds must be a count from 1 to 100 (seeds 1..K) or a list of distinct seeds from 0 to 4294967295 "
-        f"such as 1,2,7, got {text!r}"
+        "--seeds must be a count from 1 to 100 (seeds 1..K), a list of distinct seeds from 0 to 4294967295 "
+        f"such as 1,2,7, or auto, got {text!r}"
     )
+
+
+@pytest.mark.parametrize("flag, text, message", [
+    ("--max-seeds", "2", "--max-seeds must be a whole number from 3 to 100, got 2"),
+    ("--max-seeds", "x", "--max-seeds must be a whole number from 3 to 100, got 'x'"),
+    ("--min-effect", "0", "--min-effect must be a number of accuracy points above 0 and at most 100, such as 1.0, got '0'"),
+    ("--min-effect", "nan", "--min-effect must be a number of accuracy points above 0 and at most 100, such as 1.0, got 'nan'"),
+])
+def test_max_seeds_and_min_effect_refusals(flag: str, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        build_compare_parser().parse_args(["keras:relu", "--seeds", "auto", f"{flag}={text}"])
+    assert str(refused.value) == message
+    args = build_compare_parser().parse_args(["keras:relu", "--seeds", "auto", "--max-seeds", "6", "--min-effect", "2.5"])
+    assert (args.seeds, args.max_seeds, args.min_effect) == ("auto", 6, 2.5)
+    args = build_compare_parser().parse_args(["keras:relu"])
+    assert (args.seeds, args.max_seeds, args.min_effect) == ([1, 2, 3], None, 1.0)  # --max-seeds: None, unless given
+
+
+def test_max_seeds_needs_seeds_auto(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", "keras:relu", "keras:elu", "--seeds", "4", "--max-seeds", "6", "--data", "sample"]) == 2
+    assert "--max-seeds applies only with --seeds auto" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("text", ["keras", "keras:tanh", "torch:relu", ":relu", "keras:relu:x", "keras:relu@mxnet", "keras:relu@"])

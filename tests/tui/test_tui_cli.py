@@ -175,7 +175,8 @@ def test_the_first_frame_waits_only_for_the_light_engine_modules() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     imported = set(json.loads(done.stdout.strip().splitlines()[-1]))
     assert imported <= {"kvt_models", "kvt_models.settings", "kvt_models.settings.config", "kvt_models.errors",
-                        "kvt_models.settings.options", "kvt_models.paths", "kvt_models.variants", "kvt_models.train",
+                        "kvt_models.settings.options", "kvt_models.settings.datasets", "kvt_models.paths", "kvt_models.variants",
+                        "kvt_models.train",
                         "kvt_models.settings.precision", "kvt_models.settings.recipes", "kvt_models.train.stopping"}
 
 
