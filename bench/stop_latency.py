@@ -56,16 +56,22 @@ def process_stop(mode: str, args: argparse.Namespace) -> dict:
                             text=True, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     log: list[str] = []
     epoch_1 = _wait_for_epoch_1(proc, args.epochs, log)
-    # Keep draining stdout, so that a full pipe never holds the process up.
-    drain = threading.Thread(target=lambda: log.extend(proc.stdout or []), daemon=True)
-    drain.start()
+    timed: list[tuple[float, str]] = []  # each later line, with when it came
+
+    def drain() -> None:  # keep reading stdout, so that a full pipe never holds the process up
+        for line in proc.stdout or []:
+            timed.append((time.monotonic(), line.rstrip()))
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
     time.sleep(max(0.0, epoch_1 + args.after - time.monotonic()))
     sent = time.monotonic()
     proc.send_signal(getattr(signal, f"SIG{args.signal}"))
     code = proc.wait()
     latency = time.monotonic() - sent
-    drain.join(timeout=5)
-    return {"latency_s": round(latency, 2), "exit": code, **_run_facts(runs_dir), "tail": "".join(log[-4:]).strip()}
+    reader.join(timeout=5)
+    after = [f"{t - sent:+.2f} s {line[:90]}" for t, line in timed if t >= sent]
+    return {"latency_s": round(latency, 2), "exit": code, **_run_facts(runs_dir), "after_stop": after[:8]}
 
 
 def _run_facts(runs_dir: Path) -> dict:
