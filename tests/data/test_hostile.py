@@ -194,7 +194,7 @@ def test_a_full_disk_while_saving_fails_in_one_line_and_keeps_what_was_written(t
         return real_save(path, save)
 
     monkeypatch.setattr(runs, "atomic_save", full_disk)  # what the run store saves checkpoints with
-    with pytest.raises(RunStoreError, match="No space left on device.*free some space"):
+    with pytest.raises(RunStoreError, match="no space left on the device of .*free some space there, then resume the run"):
         training.train(RunConfig(data="sample", train_limit=64, test_limit=20, epochs=3, seed=1), runs_dir=tmp_path)
     (run_dir,) = tmp_path.iterdir()
     run = read_run(run_dir)
