@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -100,3 +101,16 @@ def test_a_machine_without_tensorflow_trains_with_backend_jax(tmp_path: Path) ->
     refused = kvt_train()  # the default backend, Keras 3 on TensorFlow: one line, and what is installed
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr[-2000:]
     assert "backend tensorflow is not installed" in refused.stderr and "installed here: --backend jax" in refused.stderr
+
+
+def test_a_runtime_that_is_installed_but_cannot_load_is_one_line_naming_the_build_that_works(tmp_path: Path) -> None:
+    """A broken PyTorch (here: one whose native library is missing) is refused in one line, never a crash."""
+    fake = tmp_path / "site" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text('raise ImportError("libtorch_cpu.so: cannot open shared object file")\n')
+    done = subprocess.run([sys.executable, "-m", "kvt_models.cli", "--backend", "torch", "--data", "sample", "--epochs",
+                           "1", "--runs-dir", str(tmp_path / "runs")], capture_output=True, text=True, timeout=300,
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": f"{ROOT}:{tmp_path / 'site'}"})
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "backend torch is installed but cannot be imported (libtorch_cpu.so" in done.stderr
+    assert "pip install torch --index-url https://download.pytorch.org/whl/cpu" in done.stderr

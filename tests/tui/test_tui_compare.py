@@ -143,12 +143,23 @@ async def test_resume_of_a_broken_run_is_a_notification(tmp_path: Path) -> None:
         assert [row["epoch"] for row in read_history(run)] == [1, 2]  # untouched
 
 
-async def test_a_run_with_a_damaged_file_reads_damaged_and_c_says_what_to_do(tmp_path: Path) -> None:
+DAMAGED = {
+    "history.csv": (lambda run: (run / "history.csv").write_text((run / "history.csv").read_text() + "2,not,a,row\n"),
+                    "history.csv is damaged (line 3 is not an epoch's row)", "start a new run"),
+    "model.keras": (lambda run: (run / "model.keras").write_bytes(b"PK\x03\x04 cut short"),
+                    "model.keras is damaged (truncated, or not a Keras model file)", "start a new run"),
+    "status.json": (lambda run: (run / "status.json").write_text('{"status": "stop'),
+                    "status.json is damaged (not JSON)", "delete it"),
+}
+
+
+@pytest.mark.parametrize("name", list(DAMAGED))
+async def test_a_run_with_a_damaged_file_reads_damaged_and_c_says_what_to_do(tmp_path: Path, name: str) -> None:
     """No child process, no change on disk: the runs view names the file and what to do, and c says it again."""
     runs_dir = tmp_path / "runs"
     run = write_finished_run(runs_dir, "keras", "relu", 1, [0.3], epochs=3, status="stopped")
-    with open(run / "history.csv", "a") as fh:
-        fh.write("2,not,a,row\n3,0.1,0.2,0.3,0.4,0.01,1.0,1.0\n")
+    spoil, expected, fix = DAMAGED[name]
+    spoil(run)
     before = {p.name: p.read_bytes() for p in run.iterdir()}
     engine = FakeEngine()
 
@@ -161,11 +172,11 @@ async def test_a_run_with_a_damaged_file_reads_damaged_and_c_says_what_to_do(tmp
         view = app.main_screen.query_one(RunsView)
         assert str(view.table.get_row_at(0)[1]) == "damaged"
         summary = str(view.query_one("#runs-summary", Static).render())
-        assert f"{run.name}: history.csv is damaged (line 3 is not an epoch's row)" in summary
+        assert f"{run.name}: {expected}" in summary
         await pilot.press("c")
         await wait_all(pilot)
         [error] = [n for n in notifications if n.severity == "error"]
-        assert "history.csv is damaged" in error.message and "start a new run" in error.message
+        assert expected in error.message and fix in error.message
         assert engine.resumed == [] and not app.main_screen.runner.training
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
 
