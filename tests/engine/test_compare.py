@@ -27,6 +27,7 @@ def _metrics(history):
     return [{k: v for k, v in row.items() if k not in ("seconds", "train_seconds")} for row in history]
 
 
+@pytest.mark.long
 def test_the_same_seed_gives_the_same_history_and_another_seed_does_not(tmp_path):
     # the fast recipe: shuffling and augmentation must be seeded too
     # One epoch is enough: every batch of it is shuffled and augmented from the seed.

@@ -114,6 +114,7 @@ def _kill_the_child_after_its_first_epoch(events, killed_pids):
     return listener
 
 
+@pytest.mark.long
 def test_a_killed_child_fails_its_run_and_a_compare_queue_goes_on_then_the_run_resumes(tmp_path):
     """kill -9 (or the OOM killer) in the middle of a queue: no hang, the other runs train, the run resumes."""
     import json

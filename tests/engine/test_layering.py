@@ -44,6 +44,7 @@ def _ui_modules_after(imports: list[str]) -> set[str]:
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+@pytest.mark.long
 def test_engine_modules_import_no_ui_library_beyond_what_keras_brings():
     modules = _all_engine_modules()
     # Every subpackage is walked, its modules with it.

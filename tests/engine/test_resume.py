@@ -73,6 +73,7 @@ def test_kill_9_during_epoch_3_of_4_then_resume_gives_epochs_1_to_4_once(tmp_pat
     assert json.loads((run_dir / "status.json").read_text())["status"] == "finished"
 
 
+@pytest.mark.long
 def test_a_signal_stops_saves_and_exits_128_plus_n(tmp_path):
     """SIGTERM, SIGINT and SIGHUP, each to a kvt-train of its own; the three start side by side."""
     cases = [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)]
@@ -93,6 +94,7 @@ def test_a_signal_stops_saves_and_exits_128_plus_n(tmp_path):
         assert (run_dir / "model.keras").exists() and run.report is not None
 
 
+@pytest.mark.long
 def test_two_processes_sharing_a_runs_dir_do_not_clobber_each_other(tmp_path):
     runs = tmp_path / "runs"
     args = ("--data", "sample", "--train-limit", "64", "--test-limit", "20", "--epochs", "1", "--runs-dir", str(runs))

@@ -14,6 +14,7 @@ import signal
 import threading
 from pathlib import Path
 
+import pytest
 from runfactory import TRAINING_TIMEOUT, spying
 from textual.widgets import Button, Static
 from tui_support import SIZE, ready, record_notifications, type_into, wait_all
@@ -23,6 +24,7 @@ from kvt_models.store.runs import read_run
 from kvt_tui.cli import create_app
 
 
+@pytest.mark.long
 async def test_a_killed_training_child_ends_the_run_and_the_app_can_train_again(tmp_path: Path) -> None:
     from kvt_models.train.isolated import train_isolated
 

@@ -62,6 +62,7 @@ def flat(text: str) -> str:
 
 
 # -- resume ------------------------------------------------------------------------
+@pytest.mark.long
 async def test_resume_a_stopped_run_from_the_runs_view(tmp_path: Path, screen_text: Callable[[Any], str]) -> None:
     runs_dir = tmp_path / "runs"
     run = make_stopped_run(runs_dir)
