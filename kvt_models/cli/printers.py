@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from typing import Callable, TextIO
 
+from kvt_models.compare.sequential import look_summary
 from kvt_models.events import (
     BatchEnded,
     EpochEnded,
@@ -114,7 +115,7 @@ def look_lines(event: LookTaken) -> list[str]:
             f"{look.outcome}"
         )
     if event.decided:
-        lines.append(f"[LOOK] every pair is decided after {event.round} seeds per variant: the queue stops")
+        lines.append(f"[LOOK] the queue stops: {look_summary(event)}")
     return lines
 
 

@@ -46,11 +46,11 @@ class LocalRuns:
 
     A ``train_fn`` whose ``concurrency`` the queue reads; each call passes
     ``inter_op_threads=1`` to ``local``
-    (:func:`~kvt_models.train.isolated.thread_env`). Measured on the 2-core
-    box (docs/performance.md): two runs at once, each with its default
-    intra-op pool and one inter-op thread, trained a queue 1.3-1.4x faster
-    than one at a time, with the very same numbers; splitting the intra-op
-    pool too (one thread each) was slower and changed the numbers.
+    (:func:`~kvt_models.train.isolated.thread_env`). On the 2-core box two
+    runs at once, each with its default intra-op pool and one inter-op
+    thread, trained a queue faster than one at a time in most measurements,
+    with the very same numbers; splitting the intra-op pool too (one thread
+    each) changed the numbers (docs/performance.md).
     """
 
     def __init__(self, local: Callable[..., Any], parallel: int) -> None:

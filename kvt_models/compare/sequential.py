@@ -63,6 +63,7 @@ test procedure", Scand. J. Statist. 6(2).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -70,7 +71,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from kvt_models.events import PairLook
+from kvt_models.events import LookTaken, PairLook
 from kvt_models.settings.options import FIRST_LOOK
 
 ALPHA = 0.05
@@ -301,6 +302,9 @@ def decide(baseline: Sequence[float], others: Sequence[Sequence[float]], design:
             decision.seeds = decision.seeds or min(len(baseline), len(other))
             more_to_come = design.sequential and reached < design.max_seeds
             decision.outcome = OPEN if more_to_come else UNDECIDED
+            if decision.outcome == UNDECIDED and decision.looks:
+                # The last look is the one that left it undecided: it says so, not "open".
+                decision.looks[-1] = dataclasses.replace(decision.looks[-1], outcome=UNDECIDED)
     return decisions
 
 
@@ -345,3 +349,13 @@ def seeds_needed(sd_a: float, sd_b: float, min_effect: float, *, alpha: float = 
         low, high = high, min(most, high * 2)
     candidates = np.arange(low, high + 1)
     return int(candidates[np.argmax(power_at(candidates) >= power)])
+
+
+def look_summary(event: LookTaken) -> str:
+    """``every pair is decided after 5 seeds per variant``, or how many are undecided at the most seeds."""
+    undecided = sum(look.outcome == UNDECIDED for _, _, look in event.pairs)
+    if not undecided:
+        return f"every pair is decided after {event.round} seeds per variant"
+    pairs = len(event.pairs)
+    return (f"{pairs - undecided} of {pairs} pair{'s' if pairs != 1 else ''} decided, {undecided} undecided "
+            f"at the most seeds, {event.round} per variant")

@@ -324,8 +324,8 @@ CPUS_PER_RUN = Option(
     help="with --ray: CPUs Ray reserves for each run (default 2: what one run keeps busy); "
     "a node runs as many runs at once as it has N CPUs",
 )
-# Two: one run keeps about 1.4 of the 2 cores of the box kvt is built on busy, and two at once trained a
-# queue 1.3-1.4x faster there, with the same numbers (docs/performance.md has the measurement).
+# Two: one run leaves part of the 2 cores of the box kvt is built on idle, and two at once trained a queue
+# faster there in most measurements, with the same numbers (docs/performance.md has them).
 PARALLEL = Option(
     "parallel", "parallel runs", "--parallel", rule=whole_number(1, 64), default=2, empty_means_default=True,
     metavar="N",

@@ -68,8 +68,8 @@ def thread_env(inter_op_threads: int | None) -> dict[str, str]:
     would otherwise each size to the whole machine. The intra-op pool (the
     threads inside one op) is left alone on purpose: its size changes how
     TensorFlow's CPU kernels split their sums, so a seeded run held to 1
-    intra-op thread gives other numbers than the same run alone (measured:
-    docs/performance.md), while the inter-op size does not.
+    intra-op thread gives other numbers than the same run alone, while the
+    inter-op size does not (docs/runtimes.md#repeatability).
     """
     return {"TF_NUM_INTEROP_THREADS": str(inter_op_threads)} if inter_op_threads else {}
 

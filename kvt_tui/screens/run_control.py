@@ -295,10 +295,12 @@ class RunController(Widget):
     @on(LookMessage)
     def _on_look(self, message: LookMessage) -> None:
         # An until-decided queue looked after a round: each pair's interval against 0 and ±D, and its state.
+        from kvt_models.compare.sequential import look_summary
+
         event = message.event
         self.views.compare.show_look(event)
         if event.decided:
-            self.views.compare.set_status(f"every pair decided after {event.round} seeds per variant")
+            self.views.compare.set_status(f"the queue stops: {look_summary(event)}")
 
     @on(PlacedMessage)
     def _on_placed(self, message: PlacedMessage) -> None:

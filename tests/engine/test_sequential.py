@@ -27,6 +27,7 @@ from kvt_models.compare.sequential import (
     decide,
     holm_adjusted,
     look,
+    look_summary,
     seeds_needed,
     simulate,
     spent,
@@ -204,11 +205,15 @@ def test_an_auto_queue_trains_in_rounds_stops_when_decided_and_decides_again_wit
 def test_an_auto_queue_that_cannot_decide_ends_undecided_at_max_seeds(tmp_path: Path) -> None:
     noise = [0.0, 0.03, -0.02, 0.025, -0.03, 0.01]
     engine = InstantEngine(lambda cfg: 0.5 + noise[cfg.seed - 1] * (1 if cfg.framework == "keras" else -1))
+    heard: list = []
     result = run_comparison([("keras", "relu"), ("tensorflow", "relu")], list(range(1, 7)),
-                            RunConfig(data="sample", epochs=1, seed=0), runs_dir=tmp_path, train_fn=engine,
-                            design=Design(max_seeds=6, min_effect=0.01))
+                            RunConfig(data="sample", epochs=1, seed=0), heard.append, runs_dir=tmp_path,
+                            train_fn=engine, design=Design(max_seeds=6, min_effect=0.01))
     [pair] = result.comparison.pairs
     assert (pair.decision.outcome, pair.decision.seeds, result.trained) == ("undecided", 6, 12)
+    assert [lk.outcome for lk in pair.decision.looks] == ["open"] * 3 + ["undecided"]
+    last = [e for e in heard if isinstance(e, LookTaken)][-1]
+    assert last.decided and look_summary(last) == "0 of 1 pair decided, 1 undecided at the most seeds, 6 per variant"
     assert "undecided after 6 seeds per variant" in result.comparison.verdict
     assert f"needs {pair.seeds_needed} seeds per variant" in result.comparison.verdict
 
