@@ -46,8 +46,11 @@ def verdict(variants: list[VariantSummary], pairs: list[PairSummary], per_epoch:
         elif pair.significant:
             text = f"{better} is {points:.1f} points better than {worse}, and with {seeds} that is significant ({p_text}; {ci})."
         else:
+            # An equivalent pair is decided: more seeds would not change what matters.
+            advice = ("" if pair.decision is not None and pair.decision.outcome == "equivalent"
+                      else "; run more seeds")
             text = (f"{better} is {points:.1f} points better than {worse}, but with {seeds} that is not significant "
-                    f"({p_text}; {ci}); run more seeds.")
+                    f"({p_text}; {ci}){advice}.")
     trajectory = next((t for t in (per_epoch.pairs if per_epoch else []) if (t.a, t.b) == (pair.a, pair.b)), None)
     if trajectory is not None and trajectory.lead_changed_at is not None:
         text += (f" The lead changed at epoch {trajectory.lead_changed_at} of {len(trajectory.epochs)}; "

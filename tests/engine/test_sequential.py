@@ -194,6 +194,7 @@ def test_an_auto_queue_trains_in_rounds_stops_when_decided_and_decides_again_wit
     assert isinstance(saved["pairs"][0]["seeds_needed"], int)
     assert saved["settings"]["seeds"] == list(range(1, n + 1)) and saved["settings"]["max_seeds"] == 8
     assert "per_epoch" in saved and first.comparison.verdict.startswith("keras:relu and tensorflow:relu are equivalent")
+    assert "run more seeds" not in first.comparison.verdict  # decided: more seeds would not change what matters
 
     again = run_comparison([("keras", "relu"), ("tensorflow", "relu")], list(range(1, 9)), base,
                            runs_dir=tmp_path, train_fn=engine, design=design)
