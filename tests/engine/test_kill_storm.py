@@ -87,7 +87,9 @@ def _watch_for_the_end_of(epoch: int, run_dir: Path, proc: subprocess.Popen) -> 
         time.sleep(0.001)  # a checkpoint takes tens of milliseconds to write: look often
 
 
+# About 9 minutes on an idle 2-core box: pytest-timeout's 600 s default is too close.
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_kill_9_at_random_moments_of_the_epoch_end_writes_leaves_every_run_resumable(tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
