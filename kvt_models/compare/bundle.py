@@ -191,7 +191,8 @@ def latex_tables(comparison: Comparison) -> str:
     seeds = s.get("seeds") or []
     lines = ["% Made by kvt from the run folders (kvt_models.compare.bundle); needs \\usepackage{booktabs}.",
              "\\begin{table}[t]", "\\centering",
-             f"\\caption{{MiniVGGNet on {tex(str(s.get('data', '?')))}, {tex(str(s.get('epochs', '?')))} epochs, "
+             f"\\caption{{MiniVGGNet on {tex(str(s.get('data', '?')))}, {tex(str(s.get('epochs', '?')))} "
+             f"epoch{'' if s.get('epochs') == 1 else 's'}, "
              f"{len(seeds)} seeds per variant: test accuracy (\\%), mean $\\pm$ sd.}}",
              "\\begin{tabular}{lrrrrr}", "\\toprule",
              "Variant & $n$ & Final acc.\\ (\\%) & Best acc.\\ (\\%) & img/s & Params \\\\", "\\midrule"]

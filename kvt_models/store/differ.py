@@ -39,3 +39,11 @@ def format_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
+
+
+def differing_line(configs: Sequence[dict[str, Any]], leave_out: Sequence[str] = ()) -> str:
+    """One line: the settings that differ (each with its distinct values), or that the runs share the rest."""
+    _, differing = split_settings(configs)
+    parts = [f"{key} {' / '.join(dict.fromkeys(format_value(v) for v in values))}"
+             for key, values in differing.items() if key not in leave_out]
+    return ("Settings that differ: " + " · ".join(parts)) if parts else "The runs share every other setting."

@@ -36,7 +36,7 @@ import types
 from pathlib import Path
 from typing import Any
 
-from kvt_models.events import BatchEnded, EpochEnded, Event, Listener, TrainStarted
+from kvt_models.events import BatchEnded, EpochEnded, Event, Listener, StageChanged, TrainStarted
 
 EVENT_FILE_PREFIX = "events.out.tfevents."  # TensorBoard's name for an event file: <prefix><time>.<host>.<pid>.<n>
 _NO_TENSORFLOW = "tensorboard.compat.notf"
@@ -74,6 +74,9 @@ class BoardWriter:
     def __call__(self, event: Event) -> None:
         try:
             self._write(event)
+        except ImportError as exc:  # a kvt installed without its tensorboard dependency: train all the same
+            self.failed = f"the tensorboard package cannot be imported ({exc}); pip install tensorboard"
+            self.listener(StageChanged("no TensorBoard files", self.failed))
         except OSError as exc:
             self.failed = f"{exc.strerror or exc}"
             self._drop()
