@@ -72,7 +72,7 @@ def row_of(path: Path) -> RunRow | None:
     except (TypeError, ValueError):  # a config.json that is JSON with the wrong kinds of values in it
         info = None
     if info is None:
-        return RunRow(path.name, path, "", "?", "?", "?", "", DAMAGED, 0, 0, math.nan, math.nan, math.nan,
+        return RunRow(path.name, path, _created_from_id(path.name), "?", "?", "?", "", DAMAGED, 0, 0, math.nan, math.nan, math.nan,
                       notes.note, notes.tags,
                       f"{CONFIG_FILE} is damaged (not a run's settings); the run cannot be shown or resumed: "
                       "restore the file, or delete the folder")
@@ -90,6 +90,14 @@ def row_of(path: Path) -> RunRow | None:
         best_accuracy=max(accuracies, default=math.nan), final_accuracy=accuracies[-1] if accuracies else math.nan,
         images_per_second=speed, note=notes.note, tags=notes.tags, problem=trouble or "", info=info,
     )
+
+
+def _created_from_id(run_id: str) -> str:
+    """``2025-01-04T10:00:00`` from a run id's stamp (``20250104-100000-...``), where config.json cannot say."""
+    stamp = run_id[:15]
+    if len(stamp) == 15 and stamp[8] == "-" and (stamp[:8] + stamp[9:]).isdigit():
+        return f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:{stamp[11:13]}:{stamp[13:15]}"
+    return ""
 
 
 def list_rows(root: Path) -> list[RunRow]:
