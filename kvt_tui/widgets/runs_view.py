@@ -84,7 +84,7 @@ class RunsView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-summary", markup=False)
-        yield Input(placeholder="/ filter: words in the id, variant, note, tags or data", id="runs-filter")
+        yield Input(placeholder="/ filter: id, variant, note, tags, data", id="runs-filter")
         table: DataTable = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         table.add_column(" ", key="mark")
         table.add_column("status", key="status")
