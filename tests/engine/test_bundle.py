@@ -66,7 +66,7 @@ def test_compare_export_writes_the_bundle_with_the_printed_numbers(tmp_path: Pat
                                           - FINALS[("relu", 2)]) / 2)
 
     report = (dest / "report.md").read_text()
-    for variant, row in zip(saved["variants"], rows):
+    for row in rows:
         assert f"| {row[0]} | 2 | {row[2]} ± {row[3]} | {row[4]} ± {row[5]} |" in report
     assert f"| keras:elu - keras:relu | {pair_line[0]} | {pair_line[1]} to {pair_line[2]} | {pair_line[3]} |" in report
     decision = pair["decision"]["outcome"]
