@@ -11,7 +11,8 @@ It reads the same store ``kvt-train`` writes, so headless runs show up too.
   ``c`` says the same instead of resuming.
 - Space marks runs; ``x`` posts :class:`RunsView.CompareRuns` with the marked
   ones, which the main screen summarises as a comparison.
-- ``n`` edits the run's note and tags (:class:`~kvt_tui.screens.notes.NotesScreen`);
+- ``n`` posts :class:`RunsView.EditNotes`: the main screen opens the run's note and
+  tags (:class:`~kvt_tui.screens.notes.NotesScreen`), then reloads the view;
   ``/`` goes to the filter box, which keeps the runs that ``kvt-train runs
   --search`` would (:func:`kvt_models.store.catalog.matches`); ``o`` sorts by
   date or by final test accuracy.
@@ -58,6 +59,13 @@ class RunsView(Vertical):
 
     class ResumeRun(Message):
         """The user asked to continue a run from its last finished epoch."""
+
+        def __init__(self, path: Path) -> None:
+            super().__init__()
+            self.path = path
+
+    class EditNotes(Message):
+        """The user asked to edit a run's note and tags (the main screen opens the box, then reloads)."""
 
         def __init__(self, path: Path) -> None:
             super().__init__()
@@ -210,15 +218,8 @@ class RunsView(Vertical):
 
     def action_edit_notes(self) -> None:
         info = self.highlighted()
-        if info is None:
-            return
-        from ..screens.notes import NotesScreen
-
-        def saved(notes: object) -> None:
-            if notes is not None:
-                self.reload()
-
-        self.app.push_screen(NotesScreen(info.path), saved)
+        if info is not None:
+            self.post_message(self.EditNotes(info.path))
 
     def action_filter(self) -> None:
         self.query_one("#runs-filter", Input).focus()
