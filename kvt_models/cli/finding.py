@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence, TextIO
 
 from kvt_models.cli.parsers import Parser
+from kvt_models.cli.printers import say
 from kvt_models.errors import EXIT_OK, EXIT_USAGE, KvtError
 from kvt_models.paths import default_runs_dir
 from kvt_models.settings import options
@@ -87,24 +88,22 @@ def runs_main(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None
     root = Path(args.runs_dir) if args.runs_dir else default_runs_dir()
     rows = sort_rows(select(list_rows(root), status=args.status, tags=args.tags, search=args.search), args.sort)
     if args.json:
-        print(json.dumps([row.to_json() for row in rows], indent=2, allow_nan=False), file=out)
+        say(out, json.dumps([row.to_json() for row in rows], indent=2, allow_nan=False))
         return EXIT_OK
     cells = [row_cells(row) for row in rows]
     if not out.isatty():
         # A pipe: one run a line, tab-separated, nothing cut, for cut/awk/grep.
-        for line in ["\t".join(COLUMNS), *("\t".join(c.replace("\t", " ") for c in r) for r in cells)]:
-            print(line, file=out)
+        # say: a reader that goes away (| head) ends the output, not with a traceback.
+        say(out, "\n".join(["\t".join(COLUMNS), *("\t".join(c.replace("\t", " ") for c in r) for r in cells)]))
         return EXIT_OK
     if not rows:
-        print(f"no runs in {root}" + (" match" if args.status or args.tags or args.search else ""), file=out)
+        say(out, f"no runs in {root}" + (" match" if args.status or args.tags or args.search else ""))
         return EXIT_OK
     width = shutil.get_terminal_size().columns
     right = [False] * 5 + [True] * 4
-    for line in aligned(COLUMNS, cells, right=right):
-        print(line[:width], file=out)
-    damaged = [row for row in rows if row.status == DAMAGED]
-    for row in damaged:
-        print(f"{row.run_id}: {row.problem}"[:width * 2], file=out)
+    lines = [line[:width] for line in aligned(COLUMNS, cells, right=right)]
+    lines += [f"{row.run_id}: {row.problem}" for row in rows if row.status == DAMAGED]
+    say(out, "\n".join(lines))
     return EXIT_OK
 
 
@@ -133,7 +132,7 @@ def show_main(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None
         return EXIT_USAGE
     rows = [row_of(path) for path in paths]
     text = show_one(rows[0]) if len(rows) == 1 else show_several([r for r in rows if r is not None])
-    print(text, file=out)
+    say(out, text)
     return EXIT_OK
 
 
