@@ -163,3 +163,29 @@ def test_notes_go_to_their_own_file_and_queued_runs_get_them(tmp_path: Path) -> 
     assert len(seen) == 2  # every event goes on
     (run / NOTES_FILE).write_text("[damaged")
     assert read_notes(run).note == "" and read_notes(run).tags == []
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_runs_on_a_terminal_is_an_aligned_table_with_a_line_per_damaged_run(runs: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "250")  # the table is cut to the terminal's width
+    out = _Terminal()
+    assert runs_main(["--runs-dir", str(runs)], out, io.StringIO()) == EXIT_OK
+    lines = out.getvalue().splitlines()
+    assert lines[0].split() == ["id", "variant", "backend", "recipe", "status", "epochs", "best", "final", "img/s",
+                                "tags", "note"]
+    assert set(lines[1]) == {"-", " "} and "\t" not in out.getvalue()
+    assert lines[4].split()[:8] == ["20250102-100000-keras-elu-jax-bbbb", "keras:elu@jax", "jax", "seed-2018",
+                                    "stopped", "2/3", "50.00", "45.00"]
+    assert lines[-1].startswith("20250103-100000-keras-relu-cccc: history.csv is damaged")
+
+
+def test_compare_refuses_an_export_folder_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "file").write_text("")
+    assert main(["compare", "keras:relu", "keras:elu", "--export", str(tmp_path / "file")]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--export" in err and "is a file, not a folder" in err
