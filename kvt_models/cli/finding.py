@@ -23,7 +23,7 @@ from kvt_models.cli.parsers import Parser
 from kvt_models.cli.printers import say
 from kvt_models.errors import EXIT_OK, EXIT_USAGE, KvtError
 from kvt_models.paths import default_runs_dir
-from kvt_models.settings import options
+from kvt_models.settings import options, sharing
 from kvt_models.settings.options import add_flag, flag_type
 from kvt_models.store.catalog import COLUMNS, DAMAGED, RunRow, list_rows, row_of, select, sort_rows
 from kvt_models.store.differ import format_value, split_settings
@@ -32,11 +32,11 @@ from kvt_models.store.runs import HISTORY_COLUMNS, REPORT_FILE, read_history, re
 
 def build_runs_parser() -> argparse.ArgumentParser:
     p = Parser(prog="kvt-train runs", description="List the runs in the runs dir, newest first.")
-    add_flag(p, options.RUN_STATE, default=None)
-    p.add_argument(options.TAG.flag, dest="tags", action="append", default=[], type=flag_type(options.TAG),
-                   metavar=options.TAG.metavar, help="only runs with this tag (repeat: runs with every one)")
-    add_flag(p, options.SEARCH)
-    add_flag(p, options.SORT)
+    add_flag(p, sharing.RUN_STATE, default=None)
+    p.add_argument(sharing.TAG.flag, dest="tags", action="append", default=[], type=flag_type(sharing.TAG),
+                   metavar=sharing.TAG.metavar, help="only runs with this tag (repeat: runs with every one)")
+    add_flag(p, sharing.SEARCH)
+    add_flag(p, sharing.SORT)
     p.add_argument("--json", action="store_true", help="print the runs as a JSON list, for scripts")
     add_flag(p, options.RUNS_DIR)
     return p

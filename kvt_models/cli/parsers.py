@@ -11,7 +11,7 @@ import argparse
 
 from kvt_models import __version__
 from kvt_models.errors import ConfigError
-from kvt_models.settings import options
+from kvt_models.settings import options, sharing
 from kvt_models.settings.config import RunConfig
 from kvt_models.settings.options import add_flag, flag_type
 from kvt_models.variants import PRESETS
@@ -56,10 +56,10 @@ def _add_training_flags(p: argparse.ArgumentParser, *, variant_flags: bool = Tru
 
 def _add_sharing_flags(p: argparse.ArgumentParser) -> None:
     # What is recorded beside the run, not how it trains: a note, tags (kvt_models.store.notes), TensorBoard files.
-    add_flag(p, options.NOTE)
-    p.add_argument(options.TAG.flag, dest="tags", action="append", default=[], type=flag_type(options.TAG),
-                   metavar=options.TAG.metavar, help=options.TAG.help)
-    p.add_argument(options.TENSORBOARD.flag, dest="tensorboard", action="store_false", help=options.TENSORBOARD.help)
+    add_flag(p, sharing.NOTE)
+    p.add_argument(sharing.TAG.flag, dest="tags", action="append", default=[], type=flag_type(sharing.TAG),
+                   metavar=sharing.TAG.metavar, help=sharing.TAG.help)
+    p.add_argument(sharing.TENSORBOARD.flag, dest="tensorboard", action="store_false", help=sharing.TENSORBOARD.help)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,7 +101,7 @@ def build_compare_parser() -> argparse.ArgumentParser:
     add_flag(p, options.GPUS_PER_RUN, default=None)
     # None when not given, so that it can be refused with --ray.
     add_flag(p, options.PARALLEL, default=None)
-    add_flag(p, options.EXPORT, default=None)
+    add_flag(p, sharing.EXPORT, default=None)
     return p
 
 

@@ -324,8 +324,8 @@ CPUS_PER_RUN = Option(
     help="with --ray: CPUs Ray reserves for each run (default 2: what one run keeps busy); "
     "a node runs as many runs at once as it has N CPUs",
 )
-# Two: one run keeps about 1.4 of the 2 cores of the box kvt is built on busy, and two at once trained a
-# queue 1.3-1.4x faster there, with the same numbers (docs/performance.md has the measurement).
+# Two: one run leaves part of the 2 cores of the box kvt is built on idle, and two at once trained a queue
+# faster there in most measurements, with the same numbers (docs/performance.md has them).
 PARALLEL = Option(
     "parallel", "parallel runs", "--parallel", rule=whole_number(1, 64), default=2, empty_means_default=True,
     metavar="N",
@@ -377,76 +377,3 @@ def add_flag(parser: Any, option: Option, **overrides: Any) -> None:
     settings: dict[str, Any] = {"type": flag_type(option), "default": option.default,
                                 "metavar": option.metavar, "help": option.help, "dest": option.key}
     parser.add_argument(option.flag, **{**settings, **overrides})
-
-
-# -- finding and sharing runs (kvt_models.store.catalog, kvt_models.store.notes) ----------------
-MAX_NOTE = 500  # characters: a sentence or three, one line in the runs table
-MAX_TAG = 40
-# The statuses a run can read as in `kvt-train runs` and the runs view: the run store's, and "damaged"
-# (a file kvt_models.store.damage finds broken).
-RUN_STATES = ("running", "finished", "stopped", "failed", "damaged")
-SORTS = ("date", "accuracy")
-
-
-def note_text(text: str, name: str) -> str:
-    """One line of free text, at most MAX_NOTE characters (control characters refused: it is shown in tables)."""
-    if len(text) > MAX_NOTE:
-        raise ConfigError(f"{name} must be at most {MAX_NOTE} characters, got {len(text)}")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
-        raise ConfigError(f"{name} must be one line of text, without tabs or control characters")
-    return text
-
-
-def tag_name(text: str, name: str) -> str:
-    """A tag: one word of letters, digits and ``-_.:/+=@``, at most MAX_TAG characters, kept as typed."""
-    if len(text) > MAX_TAG or not all(ch.isalnum() or ch in "-_.:/+=@" for ch in text):
-        raise ConfigError(f"{name} must be one word of letters, digits and -_.:/+=@ (at most {MAX_TAG} "
-                          f"characters), such as baseline or paper-v2, got {text!r}")
-    return text
-
-
-def tag_list(text: str, name: str) -> list[str]:
-    """Tags separated by commas or spaces (the app's field), each by :func:`tag_name`; duplicates dropped."""
-    return list(dict.fromkeys(tag_name(part, name) for part in text.replace(",", " ").split()))
-
-
-def search_text(text: str, name: str) -> str:
-    return note_text(text, name)
-
-
-NOTE = Option(
-    "note", "note", "--note", rule=note_text, default="", empty_means_default=True, metavar="TEXT",
-    help=f"a note for the run (every run of a comparison), one line of at most {MAX_NOTE} characters; "
-    "kept in the run folder's notes.json, editable later in the app's runs view (n)",
-)
-TAG = Option(
-    "tags", "tag", "--tag", rule=tag_name, metavar="TAG",
-    help="a tag for the run (every run of a comparison); repeat for several: --tag baseline --tag paper",
-)
-TAGS = Option(
-    "tags", "tags", "--tags", rule=tag_list, default=[], empty_means_default=True, metavar="TAGS",
-    help="tags separated by commas or spaces (the app's notes field)",
-)
-SEARCH = Option(
-    "search", "search", "--search", rule=search_text, default="", empty_means_default=True, metavar="TEXT",
-    help="only runs whose id, variant, note, tags or data hold every word of TEXT (any case)",
-)
-RUN_STATE = Option(
-    "status", "status", "--status", rule=one_of(RUN_STATES), metavar=_braces(RUN_STATES),
-    help="only runs with this status",
-)
-SORT = Option(
-    "sort", "sort", "--sort", rule=one_of(SORTS), default="date", metavar=_braces(SORTS),
-    help="newest first (date, the default) or best final test accuracy first (accuracy)",
-)
-# A switch, not a typed value: --no-tensorboard turns RunConfig.tensorboard off.
-TENSORBOARD = Option(
-    "tensorboard", "TensorBoard files", "--no-tensorboard", rule=one_of(("true", "false")), default=True,
-    help="do not write TensorBoard event files into the run folder (docs/run-folders.md says what they cost)",
-)
-EXPORT = Option(
-    "export", "export folder", "--export", rule=runs_folder, metavar="DIR",
-    help="also write an evidence bundle into DIR: report.md, table.tex, the PNGs and comparison.json, "
-    "all made again from the run folders",
-)
-FINDING_OPTIONS: dict[str, Option] = {o.key: o for o in (NOTE, TAG, SEARCH, RUN_STATE, SORT, TENSORBOARD, EXPORT)}

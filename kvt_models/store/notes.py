@@ -4,7 +4,7 @@ A note and tags describe a run; they are not part of what it trained with,
 so they live apart from ``config.json``: editing them (the app's runs view,
 ``kvt-train --note``) writes this one file, atomically, and never touches a
 file that a running run's process writes. The rules for a note and a tag
-are :data:`kvt_models.settings.options.NOTE` and ``TAG``.
+are :data:`kvt_models.settings.sharing.NOTE` and ``TAG``.
 
 :class:`Tagging` is the listener that gives every run it hears start (a
 new run, a resumed one, a comparison's queued and reused runs) the note and
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from kvt_models.events import Event, Listener, QueueProgress, TrainStarted
-from kvt_models.settings.options import NOTE, TAG
+from kvt_models.settings.sharing import NOTE, TAG
 from kvt_models.store.atomic import atomic_write_json
 from kvt_models.store.runs import read_json
 

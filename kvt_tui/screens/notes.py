@@ -1,7 +1,7 @@
 """A run's note and tags, edited in a small modal box (``n`` in the runs view).
 
 The fields are checked by the rules ``kvt-train --note`` and ``--tag`` follow
-(:data:`kvt_models.settings.options.NOTE` and ``TAGS``); Enter saves into the
+(:data:`kvt_models.settings.sharing.NOTE` and ``TAGS``); Enter saves into the
 run's notes.json (:func:`kvt_models.store.notes.write_notes`, atomic, the only
 file it touches, so a running run can be annotated too), Escape leaves it as
 it was. The screen is dismissed with the saved notes, or None.
@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from kvt_models.errors import KvtError
-from kvt_models.settings.options import NOTE, TAGS
+from kvt_models.settings.sharing import NOTE, TAGS
 from kvt_models.store.notes import Notes, read_notes, write_notes
 
 

@@ -30,7 +30,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
-from kvt_models.settings.options import SORTS
+from kvt_models.settings.sharing import SORTS
 from kvt_models.store.catalog import RunRow, list_rows, select, sort_rows
 from kvt_models.store.runs import RunInfo
 

@@ -15,7 +15,7 @@ from kvt_models.cli.main import main
 from kvt_models.cli.parsers import build_compare_parser, build_parser, config_from_args
 from kvt_models.errors import EXIT_OK, EXIT_USAGE, ConfigError
 from kvt_models.events import QueueProgress, TrainStarted
-from kvt_models.settings.options import NOTE, TAG, TAGS
+from kvt_models.settings.sharing import NOTE, TAG, TAGS
 from kvt_models.store.catalog import list_rows, matches, select, sort_rows
 from kvt_models.store.notes import NOTES_FILE, Tagging, read_notes, write_notes
 
