@@ -61,7 +61,7 @@ TAGS = Option(
 )
 SEARCH = Option(
     "search", "search", "--search", rule=search_text, default="", empty_means_default=True, metavar="TEXT",
-    help="only runs whose id, variant, note, tags or data hold every word of TEXT (any case)",
+    help="only runs where every word of TEXT begins a word of the id, variant, note, tags or data (any case)",
 )
 RUN_STATE = Option(
     "status", "status", "--status", rule=one_of(RUN_STATES), metavar="{" + ",".join(RUN_STATES) + "}",

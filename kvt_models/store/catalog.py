@@ -5,12 +5,13 @@ One row per run folder, newest first: id, variant, backend, recipe, status
 broken, or config.json cannot be read), epochs, best and final test
 accuracy, training speed, tags and note. :func:`matches` is the one search
 rule (the CLI's ``--search`` and the app's filter box): every word of the
-text, in any case, somewhere in the run's id, variant, note, tags or data.
+text, in any case, begins a word of the run's id, variant, note, tags or data.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -21,6 +22,7 @@ from kvt_models.store.runs import CONFIG_FILE, RunInfo, read_history, read_run_i
 from kvt_models.variants import variant_name
 
 DAMAGED = "damaged"
+_WORD_BREAK = re.compile(r"[^\w]+|_")
 # The columns of `kvt-train runs` (and its --json keys, in this order).
 COLUMNS = ("id", "variant", "backend", "recipe", "status", "epochs", "best", "final", "img/s", "tags", "note")
 
@@ -109,10 +111,19 @@ def list_rows(root: Path) -> list[RunRow]:
     return sort_rows(rows, "date")
 
 
+def _words(text: str) -> list[str]:
+    return [w for w in _WORD_BREAK.split(text.lower()) if w]
+
+
 def matches(row: RunRow, text: str) -> bool:
-    """The search rule: every word of ``text`` (any case) is in the run's id, variant, note, tags or data."""
-    haystack = row.haystack()
-    return all(word in haystack for word in text.lower().split())
+    """The search rule: every word of ``text`` begins a word of the run's id, variant, note, tags or data.
+
+    Any case; words are split at anything but letters and digits, so ``elu``
+    finds ``keras:elu`` and not ``keras:relu``, and ``cifar`` finds a
+    ``~/data/cifar10.tar.gz``.
+    """
+    words = _words(row.haystack())
+    return all(any(w.startswith(q) for w in words) for q in _words(text))
 
 
 def select(rows: Iterable[RunRow], *, status: str | None = None, tags: Iterable[str] = (),

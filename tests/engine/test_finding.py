@@ -71,6 +71,8 @@ def test_runs_filters_by_status_tag_and_search_and_sorts_by_accuracy(runs: Path)
     assert ids("--tag", "baseline", "--tag", "paper") == ["bbbb"]  # every tag given
     assert ids("--search", "elu jax") == ["bbbb"]  # every word, over id, variant, note, tags, data
     assert ids("--search", "tried") == ["bbbb"]  # the note
+    assert ids("--search", "elu") == ["bbbb"]  # a word's beginning: keras:elu, not keras:relu
+    assert ids("--search", "keras:relu") == ["dddd", "cccc", "aaaa"]  # dddd by its id: its config cannot be read
     assert ids("--search", "SAMPLE", "--status", "finished") == ["aaaa"]  # the data
     assert ids("--sort", "accuracy") == ["bbbb", "aaaa", "dddd", "cccc"]  # final 45%, 40%, then none (newest first)
 
