@@ -43,8 +43,10 @@ def quiet_fd2() -> Iterator[None]:
         os.close(devnull)
 
 
-# TensorFlow and what is built on it: none of them may load once it is kept out.
-_TF_MODULES = ("tensorflow", "tf_keras", "tensorboard")
+# TensorFlow and what is built on it: none of them may load once it is kept out. Not tensorboard: kvt writes
+# its event files with it (kvt_models.train.tensorboard), and where TensorFlow is kept out its
+# ``import tensorflow`` fails here, so it takes its own TensorFlow-free stub.
+_TF_MODULES = ("tensorflow", "tf_keras")
 
 
 class _NoTensorFlow(importlib.abc.MetaPathFinder, importlib.abc.Loader):

@@ -46,6 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: list[str]) -> int:
     if argv[:1] == ["compare"]:
         return compare_main(argv[1:])
+    if argv[:1] in (["runs"], ["show"]):
+        from kvt_models.cli.finding import runs_main, show_main
+
+        return (runs_main if argv[0] == "runs" else show_main)(argv[1:])
     out, err = sys.stdout, sys.stderr
     try:
         args = build_parser().parse_args(argv)
@@ -62,15 +66,17 @@ def _main(argv: list[str]) -> int:
         print(f"kvt-train: error: {exc}", file=err)
         return EXIT_USAGE
 
+    from kvt_models.store.notes import tagging
     from kvt_models.store.runs import CURVES_FILE
     from kvt_models.train.training import resume, train
 
-    printer = ConsolePrinter(out, err)
+    printer = tagging(ConsolePrinter(out, err), args.note, args.tags)
     stop = StopRequest()
     started = time.perf_counter()
     with SignalStop(stop, err) as signals:
         if args.resume:
-            result, code = _guarded(err, lambda: resume(Path(args.resume).expanduser(), printer, stop=stop))
+            result, code = _guarded(err, lambda: resume(Path(args.resume).expanduser(), printer, stop=stop,
+                                                          tensorboard=None if args.tensorboard else False))
         else:
             result, code = _guarded(err, lambda: train(config, printer, stop=stop, runs_dir=args.runs_dir))
     if result is None:
@@ -100,6 +106,7 @@ def compare_main(argv: Sequence[str]) -> int:
     from kvt_models.compare.sequential import Design
     from kvt_models.compare.verdict import format_table
     from kvt_models.settings.options import AUTO_SEEDS, MAX_SEEDS, PARALLEL
+    from kvt_models.store.notes import tagging
 
     out, err = sys.stdout, sys.stderr
     try:
@@ -116,7 +123,7 @@ def compare_main(argv: Sequence[str]) -> int:
             design = Design.fixed(len(seeds), args.min_effect / 100)
         base = RunConfig(backend=args.backend, data=args.data, recipe=args.recipe, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, seed=0, train_limit=args.train_limit,
-                         test_limit=args.test_limit, precision=args.precision)
+                         test_limit=args.test_limit, precision=args.precision, tensorboard=args.tensorboard)
         base.resolved()  # validate before any training
         if args.ray is None:
             for flag, value in (("--cpus-per-run", args.cpus_per_run), ("--gpus-per-run", args.gpus_per_run)):
@@ -134,7 +141,7 @@ def compare_main(argv: Sequence[str]) -> int:
         where = where_runs_train(args.ray, cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
                                  say=lambda text: say(out, text), parallel=args.parallel or PARALLEL.default)
         with where as train_fn:
-            return run_comparison(variants, seeds, base, ComparePrinter(out, err), stop=stop,
+            return run_comparison(variants, seeds, base, tagging(ComparePrinter(out, err), args.note, args.tags), stop=stop,
                                   runs_dir=args.runs_dir, train_fn=train_fn, design=design)
 
     with SignalStop(stop, err) as signals:
@@ -150,6 +157,14 @@ def compare_main(argv: Sequence[str]) -> int:
         say(out, format_table(result.comparison))
         say(out, "\n" + result.comparison.verdict + "\n")
         say(out, "[INFO] wrote:\n" + "\n".join(f"  {k:<10} {v}" for k, v in result.files.items()))
+        if args.export:
+            from kvt_models.compare.bundle import export_bundle
+
+            files, code = _guarded(err, lambda: export_bundle(result.comparison, args.export,
+                                                              command=["kvt-train", "compare", *argv]))
+            if files is None:
+                return code
+            say(out, "[INFO] evidence bundle:\n" + "\n".join(f"  {k:<10} {v}" for k, v in files.items()))
     if result.unfinished:
         lines = [f"[INFO] {len(result.unfinished)} run(s) did not finish"
                  + ("" if result.comparison is not None else ", so a variant has no run to compare") + ":"]

@@ -11,7 +11,7 @@ import argparse
 
 from kvt_models import __version__
 from kvt_models.errors import ConfigError
-from kvt_models.settings import options
+from kvt_models.settings import options, sharing
 from kvt_models.settings.config import RunConfig
 from kvt_models.settings.options import add_flag, flag_type
 from kvt_models.variants import PRESETS
@@ -51,6 +51,15 @@ def _add_training_flags(p: argparse.ArgumentParser, *, variant_flags: bool = Tru
     add_flag(p, options.TEST_LIMIT)
     add_flag(p, options.PRECISION)
     add_flag(p, options.RUNS_DIR)
+    _add_sharing_flags(p)
+
+
+def _add_sharing_flags(p: argparse.ArgumentParser) -> None:
+    # What is recorded beside the run, not how it trains: a note, tags (kvt_models.store.notes), TensorBoard files.
+    add_flag(p, sharing.NOTE)
+    p.add_argument(sharing.TAG.flag, dest="tags", action="append", default=[], type=flag_type(sharing.TAG),
+                   metavar=sharing.TAG.metavar, help=sharing.TAG.help)
+    p.add_argument(sharing.TENSORBOARD.flag, dest="tensorboard", action="store_false", help=sharing.TENSORBOARD.help)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train MiniVGGNet on CIFAR-10 the Keras way or the TensorFlow way (headless).",
         epilog="Presets from the 2018 post: --preset keras (keras + relu), --preset tensorflow (tensorflow + crelu). "
         "Runtimes: --backend tensorflow (Keras 3 on TF, default), jax, torch, keras2 (tf_keras). "
-        "Compare variants over several seeds: kvt-train compare keras:relu tensorflow:crelu --seeds 3 (see kvt-train compare --help).",
+        "Compare variants over several seeds: kvt-train compare keras:relu tensorflow:crelu --seeds 3 (see kvt-train compare --help). "
+        "Find runs: kvt-train runs [--tag T] [--search TEXT] [--json]; read one or several: kvt-train show RUN [RUN ...].",
     )
     _add_training_flags(p)
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run from its last finished epoch, with its own settings (other training flags are left out, or refused where they say otherwise)")
@@ -91,6 +101,7 @@ def build_compare_parser() -> argparse.ArgumentParser:
     add_flag(p, options.GPUS_PER_RUN, default=None)
     # None when not given, so that it can be refused with --ray.
     add_flag(p, options.PARALLEL, default=None)
+    add_flag(p, sharing.EXPORT, default=None)
     return p
 
 
@@ -109,4 +120,5 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         train_limit=args.train_limit,
         test_limit=args.test_limit,
         precision=args.precision,
+        tensorboard=args.tensorboard,
     ).resolved()

@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from kvt_models.cluster.worker import RUN_FILES
+from kvt_models.cluster.worker import ships_as_run_file
 from kvt_models.errors import RunStoreError
 from kvt_models.events import Listener, TrainEnded, TrainFailed, TrainStarted
 from kvt_models.store.atomic import atomic_write_bytes, atomic_write_json
@@ -51,7 +51,7 @@ class Mirror:
                 raise RunStoreError(f"cannot create {self.path}: {exc.strerror or exc}; pass --runs-dir with a writable folder") from exc
             self._lock = RunLock.take(self.path)
         for name, data in files.items():
-            if name in RUN_FILES:  # never a path the worker made up
+            if ships_as_run_file(name):  # never a path the worker made up
                 atomic_write_bytes(self.path / name, data)
 
     def localize(self, event: Any) -> Any:

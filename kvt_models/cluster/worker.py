@@ -39,12 +39,19 @@ from kvt_models.store.runs import (
     REPORT_FILE,
     STATUS_FILE,
 )
+from kvt_models.train.tensorboard import is_event_file
 
-# The files of a run folder that travel, and when.
+# The files of a run folder that travel, and when; TensorBoard's event files (kvt_models.train.tensorboard) too,
+# with the history, under the names TensorBoard gives them (ships_as_run_file).
 RUN_FILES = (CONFIG_FILE, STATUS_FILE, HISTORY_FILE, MODEL_FILE, REPORT_FILE, CURVES_FILE, CONFUSION_FILE)
 _AT_START = (CONFIG_FILE, STATUS_FILE, HISTORY_FILE)
 _AT_EPOCH = (STATUS_FILE, HISTORY_FILE, MODEL_FILE, REPORT_FILE)
-STOP_POLL_S = 5.0  # how long one wait for the stop flag lasts before it is asked again
+STOP_POLL_S = 5.0
+
+
+def ships_as_run_file(name: str) -> bool:
+    """Whether a file of that name travels between a worker's run folder and the local one."""
+    return name in RUN_FILES or is_event_file(name)  # how long one wait for the stop flag lasts before it is asked again
 
 
 def code_fingerprint(package: Path | None = None) -> str:
@@ -151,7 +158,7 @@ def _unpack(snapshot: dict[str, bytes], run_dir: Path, copy: str | None) -> None
     """The relay's snapshot as a run folder here, reading the data from this node's copy."""
     run_dir.mkdir(parents=True)
     for name, data in snapshot.items():
-        if name in RUN_FILES:
+        if ships_as_run_file(name):
             (run_dir / name).write_bytes(data)
     if copy is not None:
         config = json.loads(snapshot[CONFIG_FILE])
@@ -190,6 +197,8 @@ class _Shipper:
     def _files(self, names: tuple[str, ...]) -> tuple:
         assert self.run_dir is not None
         files = {}
+        if HISTORY_FILE in names:  # the event files go with the history rows they were written after
+            names = (*names, *sorted(p.name for p in self.run_dir.iterdir() if is_event_file(p.name)))
         for name in names:
             path = self.run_dir / name
             if path.is_file():

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 from kvt_models.compare.plan import VARIANT_KEYS
 from kvt_models.compare.summary import Comparison, summarize
 from kvt_models.errors import KvtError
+from kvt_models.settings.config import RECORDING_KEYS
 from kvt_models.store.atomic import atomic_write_json
 from kvt_models.store.runs import RunRecord, read_run
 from kvt_models.variants import all_variants, variant_name
@@ -23,24 +24,29 @@ COMPARISONS_DIR = "comparisons"
 
 def write_comparison(comparison: Comparison, runs_root: Path) -> tuple[Path, dict[str, str]]:
     """comparison.json and overlay.png in ``<runs dir>/comparisons/<id>/``; same inputs, same folder."""
-    from kvt_models.plots import save_difference, save_overlay
-
     names = "-vs-".join(v.variant.replace(":", "-") for v in comparison.variants)
     digest = hashlib.sha1(repr(sorted(comparison.settings.items())).encode()).hexdigest()[:6]
     folder = runs_root / COMPARISONS_DIR / f"{names}-{digest}"
     folder.mkdir(parents=True, exist_ok=True)
     data = {"created": datetime.now().isoformat(timespec="seconds"), **comparison.to_json()}
     atomic_write_json(folder / "comparison.json", data)
+    return folder, {"comparison": str(folder / "comparison.json"), **write_plots(comparison, folder)}
+
+
+def write_plots(comparison: Comparison, folder: Path) -> dict[str, str]:
+    """overlay.png and a diff-<A>-vs-<B>.png per pair in ``folder``: name -> path."""
+    from kvt_models.plots import save_difference, save_overlay
+
     overlay = save_overlay(
         {v.variant: v.curves for v in comparison.variants}, folder / "overlay.png",
         title=f"Mean test accuracy and loss over {comparison.settings.get('seeds') and len(comparison.settings['seeds'])} seeds (± std)",
     )
-    files = {"comparison": str(folder / "comparison.json"), "overlay": str(overlay)}
+    files = {"overlay": str(overlay)}
     several = len(comparison.per_epoch.pairs) > 1
     for index, pair in enumerate(comparison.per_epoch.pairs, start=1):
         name = f"diff-{pair.a.replace(':', '-')}-vs-{pair.b.replace(':', '-')}.png"
         files[f"diff {index}" if several else "diff"] = str(save_difference(pair, folder / name))
-    return folder, files
+    return files
 
 
 def group_runs(paths: Sequence[str | Path]) -> tuple[dict[str, list[RunRecord]], dict[str, Any]]:
@@ -67,7 +73,7 @@ def group_runs(paths: Sequence[str | Path]) -> tuple[dict[str, list[RunRecord]],
         if isinstance(cfg.get("seed"), int):
             seeds.add(cfg["seed"])
         for key, value in cfg.items():
-            if key in VARIANT_KEYS:
+            if key in VARIANT_KEYS or key in RECORDING_KEYS:
                 continue
             known = values.setdefault(key, [])
             if value not in known:

@@ -30,7 +30,7 @@ from kvt_models.compare.sequential import OPEN, Design, decide
 from kvt_models.compare.summary import Comparison, final_accuracies, summarize
 from kvt_models.errors import ChildDied, TrainingDiverged
 from kvt_models.events import Listener, LookTaken, QueueProgress, ignore
-from kvt_models.settings.config import RunConfig
+from kvt_models.settings.config import RECORDING_KEYS, RunConfig
 from kvt_models.store.runs import RunRecord, RunStore, read_run
 from kvt_models.variants import Variant
 
@@ -171,7 +171,7 @@ def run_comparison(
     if any(not runs for runs in groups.values()):
         # A variant with no finished run has nothing to compare.
         return CompareResult(None, None, {}, trained, reused, stopped=False, unfinished=unfinished)
-    settings = {k: v for k, v in planned[0].config.to_dict().items() if k not in VARIANT_KEYS}
+    settings = {k: v for k, v in planned[0].config.to_dict().items() if k not in VARIANT_KEYS + RECORDING_KEYS}
     # A sequential queue's seeds are those of the rounds it ran: the same command, the same folder.
     settings["seeds"] = sorted({item.seed for _, item in numbered}) if sequential else list(seeds)
     if design is not None:

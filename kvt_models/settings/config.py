@@ -24,6 +24,10 @@ from kvt_models.settings.precision import LEGACY as LEGACY_PRECISION
 from kvt_models.settings.recipes import get_recipe
 from kvt_models.variants import check_runs_on
 
+# RunConfig's fields that say what a run records, not how it trains: left out of a comparison's settings
+# and of the settings that differ between runs.
+RECORDING_KEYS = ("tensorboard",)
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -41,6 +45,9 @@ class RunConfig:
     # "auto" stays "auto" here: the process that trains the run picks float32 or bfloat16 for its own CPU
     # (kvt_models.settings.precision) and config.json records the choice.
     precision: str = PRECISION.default
+    # Whether the run also writes TensorBoard event files (kvt_models.train.tensorboard). What is
+    # recorded, not how it trains: not a setting a comparison matches or lists (RECORDING_KEYS).
+    tensorboard: bool = True
 
     def resolved(self) -> "RunConfig":
         """Validate, put each value in its canonical form, fill the recipe's defaults and a seed.

@@ -109,13 +109,16 @@ def resume(
     *,
     stop: threading.Event | None = None,
     batch_interval: float = 0.2,
+    tensorboard: bool | None = None,
 ) -> TrainResult:
     """Continue a stopped, crashed or killed run from its last finished epoch.
 
     The checkpoint holds the optimizer state, so the learning-rate schedule
     goes on where it stopped; the history ends up with every epoch once.
+    ``tensorboard=False`` writes no TensorBoard events for the epochs trained
+    now (None: as the run's config says).
     """
-    return _Run(listener, stop, batch_interval).run(lambda: open_existing(Path(run_dir)))
+    return _Run(listener, stop, batch_interval, tensorboard).run(lambda: open_existing(Path(run_dir)))
 
 
 # -- steps 2 to 4 -------------------------------------------------------------
@@ -132,11 +135,14 @@ class _Prepared:
 class _Run:
     """One run through its steps. Whatever goes wrong is told once, as a TrainFailed event."""
 
-    def __init__(self, listener: Listener, stop: threading.Event | None, batch_interval: float):
+    def __init__(self, listener: Listener, stop: threading.Event | None, batch_interval: float,
+                 tensorboard: bool | None = None):
         self.listener = listener
         self.stop = stop or threading.Event()
         self.batch_interval = batch_interval
         self.recorder: RunRecorder | None = None  # the run folder, from the moment we hold it
+        self.tensorboard = tensorboard  # None: the config's
+        self.board: Any = None  # kvt_models.train.tensorboard.BoardWriter, while fit writes through it
 
     def run(self, open_step: Callable[[], Opened]) -> TrainResult:
         try:
@@ -149,6 +155,7 @@ class _Run:
                 raise
             raise failure from exc
         finally:
+            self._close_board()
             if self.recorder is not None:
                 self.recorder.close()  # after the last status: the run now reads as that status
 
@@ -226,7 +233,13 @@ class _Run:
         recipe = get_recipe(p.cfg.recipe)
         scorer = EpochScorer(p.data.x_test, p.data.y_test, p.cfg.batch_size, p.data.class_names,
                              label_smoothing=recipe.label_smoothing, flip=recipe.tta_flip)
-        listener = p.recorder.recording(self.listener, p.model.save, scorer.report)
+        listener = self.listener
+        if p.cfg.tensorboard if self.tensorboard is None else self.tensorboard:
+            from kvt_models.train.tensorboard import BoardWriter
+
+            # Behind the recorder: an epoch reaches the event file after history.csv.
+            listener = self.board = BoardWriter(listener)
+        listener = p.recorder.recording(listener, p.model.save, scorer.report)
         callback = KvtCallback(listener, p.started, stop=self.stop, batch_interval=self.batch_interval,
                                score=scorer.score)
         fit_start = time.perf_counter()
@@ -245,6 +258,7 @@ class _Run:
     def _finish(self, p: _Prepared, scorer: Any, fit_seconds: float) -> TrainResult:
         """The plots and the status; the report on disk is the last finished epoch's, written with it."""
         cfg, data, recorder, history = p.cfg, p.data, p.recorder, p.recorder.history
+        self._close_board()  # before TrainEnded: whoever hears it (a Ray worker's shipper) finds the file whole
         self.listener(StageChanged("saving", "plots and status"))
         from kvt_models.plots import save_confusion, save_curves
 
@@ -284,6 +298,11 @@ class _Run:
             fit_seconds=fit_seconds, images_trained=(done - p.started.initial_epoch) * len(data.x_train),
             report_epoch=report_epoch,
         )
+
+    def _close_board(self) -> None:
+        if self.board is not None:
+            self.board.close()
+            self.board = None
 
     def _fail(self, exc: Exception) -> Exception:
         """Tell the failure once (status, TrainFailed event); what to raise: ``exc``, or a line that says more."""

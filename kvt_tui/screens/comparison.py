@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -19,6 +20,9 @@ from textual.widgets import DataTable, Footer, Header, Static
 from kvt_models.compare.stats import mean_std
 from kvt_models.compare.summary import Comparison, PairSummary, VariantSummary
 from kvt_models.compare.verdict import VARIANT_COLUMNS, images_per_second
+from kvt_models.errors import KvtError
+from kvt_models.store.differ import differing_line
+from kvt_models.store.runs import read_json
 
 from ..widgets.compare_curves import CompareCurves
 from ..widgets.difference_curves import DifferenceCurves
@@ -51,6 +55,7 @@ class CompareScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("d", "next_pair", "Next pair"),
+        Binding("e", "export", "Export bundle"),
     ]
 
     def __init__(self, comparison: Comparison, folder: Path | None = None) -> None:
@@ -70,6 +75,11 @@ class CompareScreen(Screen[None]):
             markup=False,
         )
         yield Static(comparison.verdict, id="compare-result-verdict", markup=False)
+        # The variants' own keys are in their names (and the seeds in the title): the rest, where it differs.
+        configs = [(read_json(Path(path) / "config.json") or {}).get("config") or {}
+                   for v in comparison.variants for path in v.runs]
+        yield Static(differing_line(configs, leave_out=("framework", "activation", "backend", "seed")),
+                     id="compare-settings", markup=False)
         with Vertical(id="compare-tables"):
             yield DataTable(id="compare-stats", cursor_type="none", zebra_stripes=True)
             yield DataTable(id="compare-pairs", cursor_type="none", zebra_stripes=True)
@@ -102,3 +112,28 @@ class CompareScreen(Screen[None]):
 
     def action_next_pair(self) -> None:
         self.query_one(DifferenceCurves).next_pair()
+
+    def export_folder(self) -> Path | None:
+        """Where e writes the bundle: ``bundle/`` in the comparison's folder."""
+        return self.folder / "bundle" if self.folder is not None else None
+
+    def action_export(self) -> None:
+        dest = self.export_folder()
+        if dest is None:
+            self.notify("This comparison has no folder to export into.", severity="warning")
+            return
+        self.notify(f"Writing the evidence bundle to {dest}…")
+        self._export(dest)
+
+    @work(thread=True, exit_on_error=False, group="export", name="export bundle")
+    def _export(self, dest: Path) -> None:
+        # A thread: the PNGs take matplotlib a second or two, and the screen stays live meanwhile.
+        from kvt_models.compare.bundle import export_bundle
+
+        try:
+            files = export_bundle(self.comparison, dest)
+        except KvtError as exc:
+            self.app.call_from_thread(self.notify, str(exc), title="Export failed", severity="error")
+            return
+        self.app.call_from_thread(self.notify, f"Wrote {len(files)} files to {dest} (report.md, table.tex, PNGs, "
+                                  "comparison.json)", title="Evidence bundle", timeout=10)

@@ -34,7 +34,9 @@ HELP_TEXT = """\
   e        export curves.png + confusion.png into the run folder
   r        runs view: Enter opens a run (Escape comes back); c resumes
            a stopped, failed or killed run from its last finished epoch;
-           space marks runs, x compares the marked ones
+           space marks runs, x compares the marked ones (e there writes
+           an evidence bundle); n edits a run's note and tags; / filters
+           (id, variant, note, tags, data); o sorts by date or accuracy
   m        model view: the layers, TensorFlow ops marked ◆
   v        compare view: pick variants and seeds; g runs the queue
            (s stops it; finished runs are reused next time)

@@ -365,5 +365,14 @@ class MainScreen(Screen[None]):
     def on_runs_view_resume_run(self, message: RunsView.ResumeRun) -> None:
         self.resume_run(message.path)
 
+    def on_runs_view_edit_notes(self, message: RunsView.EditNotes) -> None:
+        from .notes import NotesScreen
+
+        def closed(saved: object) -> None:
+            if saved is not None:  # None: Escape, nothing written
+                self.runs_view.reload()
+
+        self.app.push_screen(NotesScreen(message.path), closed)
+
     def on_runs_view_compare_runs(self, message: RunsView.CompareRuns) -> None:
         self.runner.compare_runs(message.paths)

@@ -11,6 +11,11 @@ It reads the same store ``kvt-train`` writes, so headless runs show up too.
   ``c`` says the same instead of resuming.
 - Space marks runs; ``x`` posts :class:`RunsView.CompareRuns` with the marked
   ones, which the main screen summarises as a comparison.
+- ``n`` posts :class:`RunsView.EditNotes`: the main screen opens the run's note and
+  tags (:class:`~kvt_tui.screens.notes.NotesScreen`), then reloads the view;
+  ``/`` goes to the filter box, which keeps the runs that ``kvt-train runs
+  --search`` would (:func:`kvt_models.store.catalog.matches`); ``o`` sorts by
+  date or by final test accuracy.
 """
 
 from __future__ import annotations
@@ -23,10 +28,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 
-from kvt_models.store.damage import problem
-from kvt_models.store.runs import RunInfo, RunStore
+from kvt_models.settings.sharing import SORTS
+from kvt_models.store.catalog import RunRow, list_rows, select, sort_rows
+from kvt_models.store.runs import RunInfo
 
 STATUS_STYLE = {"finished": "green", "stopped": "yellow", "failed": "red", "running": "cyan", "damaged": "red"}
 MARK = "●"
@@ -39,6 +45,9 @@ class RunsView(Vertical):
         Binding("c", "resume", "Resume"),
         Binding("space", "toggle_mark", "Mark"),
         Binding("x", "compare_marked", "Compare marked"),
+        Binding("n", "edit_notes", "Note/tags"),
+        Binding("slash", "filter", "Filter", show=False),
+        Binding("o", "sort", "Sort"),
     ]
 
     class OpenRun(Message):
@@ -50,6 +59,13 @@ class RunsView(Vertical):
 
     class ResumeRun(Message):
         """The user asked to continue a run from its last finished epoch."""
+
+        def __init__(self, path: Path) -> None:
+            super().__init__()
+            self.path = path
+
+    class EditNotes(Message):
+        """The user asked to edit a run's note and tags (the main screen opens the box, then reloads)."""
 
         def __init__(self, path: Path) -> None:
             super().__init__()
@@ -68,9 +84,15 @@ class RunsView(Vertical):
         self.runs: list[RunInfo] = []
         self.marked: set[Path] = set()
         self.problems: dict[Path, str] = {}  # the runs with a damaged file: what it is and what to do
+        self.rows: list[RunRow] = []  # the runs shown, as `kvt-train runs` reads them
+        self.search = ""  # the filter box's text
+        self.sort = SORTS[0]
+        self._total = 0
+        self._every: list[Path] = []
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-summary", markup=False)
+        yield Input(placeholder="/ filter: id, variant, note, tags, data", id="runs-filter")
         table: DataTable = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         table.add_column(" ", key="mark")
         table.add_column("status", key="status")
@@ -79,6 +101,8 @@ class RunsView(Vertical):
         table.add_column("val_acc", key="val_acc")
         table.add_column("backend", key="backend")
         table.add_column("run", key="run")
+        table.add_column("tags", key="tags")
+        table.add_column("note", key="note")
         yield table
 
     @property
@@ -89,14 +113,17 @@ class RunsView(Vertical):
         """Read the runs dir again (cheap: a few small files per run)."""
         table = self.table
         cursor = table.cursor_row
-        self.runs = RunStore(self.runs_dir).list_runs()
-        # Marks survive a reload, except for runs that are gone.
-        self.marked &= {info.path for info in self.runs}
-        # A running run's files are its writer's; only those at rest are judged.
-        self.problems = {info.path: trouble for info in self.runs
-                         if info.status != "running" and (trouble := problem(info.path))}
+        rows = [row for row in list_rows(self.runs_dir) if row.info is not None]
+        self._total = len(rows)
+        self._every = [row.path for row in rows]  # newest first, the filter aside
+        self.rows = sort_rows(select(rows, search=self.search), self.sort)
+        self.runs = [row.info for row in self.rows if row.info is not None]
+        # Marks survive a reload, and the filter (runs of two searches can be marked), except for runs that are gone.
+        self.marked &= set(self._every)
+        # A running run's files are its writer's; only those at rest are judged (the catalog does so).
+        self.problems = {row.path: row.problem for row in self.rows if row.problem}
         table.clear()
-        for info in self.runs:
+        for row, info in zip(self.rows, self.runs):
             cfg = info.config
             val_acc = info.last.get("val_accuracy")
             status = "damaged" if info.path in self.problems else info.status
@@ -108,6 +135,8 @@ class RunsView(Vertical):
                 f"{val_acc:.4f}" if val_acc is not None else "-",
                 info.backend,
                 info.run_id,
+                ", ".join(row.tags),
+                row.note,
                 key=str(info.path),
             )
         if self.runs:
@@ -122,7 +151,11 @@ class RunsView(Vertical):
             return
         count = len(self.runs)
         text = f"{count} run{'s' if count != 1 else ''} in {self.runs_dir}"
-        if not count:
+        if self.search:
+            text = f"{count} of {self._total} runs in {self.runs_dir} match"
+        if self.sort != SORTS[0]:
+            text += f" · by {self.sort}"
+        if not count and not self.search:
             text += " · train one with t, or run kvt-train"
         elif self.marked:
             text += f" · {len(self.marked)} marked (x compares them)"
@@ -165,8 +198,8 @@ class RunsView(Vertical):
         self.refresh_bindings()
 
     def action_compare_marked(self) -> None:
-        # In the table's order (newest first), so the same marks give the same comparison.
-        paths = [info.path for info in self.runs if info.path in self.marked]
+        # Newest first, whatever the sort and the filter, so the same marks give the same comparison.
+        paths = [path for path in self._every if path in self.marked]
         if len(paths) < 2:
             self.app.notify("Mark two runs or more with space, then press x.", severity="warning")
             return
@@ -182,3 +215,26 @@ class RunsView(Vertical):
         event.stop()
         if event.row_key.value:
             self.post_message(self.OpenRun(Path(event.row_key.value)))
+
+    def action_edit_notes(self) -> None:
+        info = self.highlighted()
+        if info is not None:
+            self.post_message(self.EditNotes(info.path))
+
+    def action_filter(self) -> None:
+        self.query_one("#runs-filter", Input).focus()
+
+    def action_sort(self) -> None:
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self.reload()
+
+    @on(Input.Changed, "#runs-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.search = event.value
+        self.reload()
+
+    @on(Input.Submitted, "#runs-filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.table.focus()

@@ -23,6 +23,7 @@ from kvt_models.compare.queue import run_comparison
 from kvt_models.compare.verdict import format_table
 from kvt_models.events import BatchEnded, EpochEnded, RunPlaced, TrainStarted
 from kvt_models.settings.config import RunConfig
+from kvt_models.store.notes import read_notes
 from kvt_models.store.runs import read_history, read_run_info
 
 # Ray treats 127.0.0.1 as "this machine" and swaps in the address of its network interface, unless
@@ -98,6 +99,29 @@ def _metrics(history):
     return [{k: v for k, v in row.items() if k not in ("seconds", "train_seconds")} for row in history]
 
 
+def _accumulator(run_dir: Path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(run_dir))
+    accumulator.Reload()
+    return accumulator
+
+
+def _board_curve(run_dir: Path) -> list[tuple[int, float]]:
+    """The run's epoch/val_accuracy as TensorBoard reads it (float32, so compared at 6 digits)."""
+    return [(e.step, pytest.approx(e.value, abs=1e-6)) for e in _accumulator(run_dir).Scalars("epoch/val_accuracy")]
+
+
+def _runs_json(runs: Path, *args: str) -> str:
+    import io
+
+    from kvt_models.cli.finding import runs_main
+
+    out = io.StringIO()
+    assert runs_main(["--json", "--runs-dir", str(runs), *args], out, io.StringIO()) == 0
+    return out.getvalue()
+
+
 def test_a_comparison_on_the_cluster_lands_in_the_local_runs_dir_and_equals_a_local_one(cluster, tmp_path, capsys):
     from kvt_models.cluster import ray_queue
 
@@ -120,6 +144,8 @@ def test_a_comparison_on_the_cluster_lands_in_the_local_runs_dir_and_equals_a_lo
         assert status["node"]["address"] == "127.0.0.1"
         assert [row["epoch"] for row in read_history(path)] == [1, 2]
         assert read_run_info(path).status == "finished"  # the local lock was let go
+        # TensorBoard's event files came with the run's other files, and read back as its history says.
+        assert _board_curve(path) == [(row["epoch"], row["val_accuracy"]) for row in read_history(path)]
     # Live progress came as the usual events, with the node of each run.
     placed = [e for e in events if isinstance(e, RunPlaced)]
     # Two nodes of one CPU: two runs at once, one on each node.
@@ -142,10 +168,14 @@ def test_a_comparison_on_the_cluster_lands_in_the_local_runs_dir_and_equals_a_lo
     # The same command line again reuses all four runs.
     capsys.readouterr()
     code = main(["compare", "keras:relu", "tensorflow:crelu", "--seeds", "2", *TINY_FLAGS, "--ray", cluster.address,
-                 "--cpus-per-run", "1", "--runs-dir", str(runs)])
+                 "--cpus-per-run", "1", "--runs-dir", str(runs), "--tag", "on-ray", "--note", "two nodes"])
     out = capsys.readouterr().out
     assert code == 0
     assert "0 run(s) trained, 4 reused" in out and out.count("reusing finished run") == 4
+    # Every queued run got the tag and the note (reused ones too), in a file of its own.
+    assert all((read_notes(p).tags, read_notes(p).note) == (["on-ray"], "two nodes") for p in paths)
+    listed = json.loads(_runs_json(runs, "--tag", "on-ray", "--search", "crelu"))
+    assert sorted(r["path"] for r in listed) == sorted(str(p) for p in paths if "crelu" in p.name)
     assert sorted(p.name for p in runs.iterdir()) == sorted([*(p.name for p in paths), "comparisons"])
 
 
@@ -179,6 +209,12 @@ def test_a_run_whose_worker_is_killed_mid_epoch_resumes_with_every_epoch_once(cl
     assert history[0]["val_accuracy"] == next(e for e in events if isinstance(e, EpochEnded)).val_accuracy
     status = json.loads((result.run_dir / "status.json").read_text())
     assert status["status"] == "finished" and status["node"]["attempt"] == 2
+    # The retry's event file goes on with the same steps: each epoch once, each batch step once.
+    assert [step for step, _ in _board_curve(result.run_dir)] == [1, 2, 3]
+    from kvt_models.train.tensorboard import BATCH_LOSS_TAG
+
+    steps = [e.step for e in _accumulator(result.run_dir).Scalars(BATCH_LOSS_TAG)]
+    assert steps == sorted(set(steps))
 
 
 def test_a_local_folder_reaches_the_workers_through_the_object_store_and_is_fetched_once(cluster, worker_cache, tmp_path):
