@@ -23,7 +23,7 @@ from kvt_models.variants import BACKEND_DEFAULT, PRESETS
 
 # What a run made before a setting existed has for it.
 _RECORDED_DEFAULTS = {"backend": BACKEND_DEFAULT, "precision": LEGACY_PRECISION}
-_NOT_SETTINGS = {"resume", "plot", "help", "version"}  # used as they are (--plot), or not flags of a run
+_NOT_SETTINGS = {"resume", "plot", "notify_command", "help", "version"}  # used as they are (--plot), or not flags of a run
 
 
 def given_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) -> dict[str, Any]:

@@ -1,7 +1,9 @@
-"""The progress strip: stage, epoch i/N, a per-batch bar with ETA, and img/s.
+"""The progress strip: stage, epoch i/N, a per-batch bar with ETA, img/s, and the run's CPU and memory.
 
 The ETA is computed from the engine's own clock (``epoch_elapsed`` of each
-BatchEnded), so it means the same thing on a fast and a slow terminal.
+BatchEnded), so it means the same thing on a fast and a slow terminal. The
+CPU and memory line shows while a run sends its figures (SystemSampled),
+and goes when it ends.
 """
 
 from __future__ import annotations
@@ -10,12 +12,20 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ProgressBar, Static
 
-from kvt_models.events import BatchEnded, EpochEnded, TrainStarted
+from kvt_models.events import BatchEnded, EpochEnded, SystemSampled, TrainStarted
+from kvt_models.sizefmt import format_bytes
 from kvt_models.timefmt import epoch_seconds_left, format_duration
 
 
+def system_strip_text(sample: SystemSampled) -> str:
+    """The strip's one line of figures: ``cpu 1.4/2 cores (71%) · machine 98% · mem 812 MB, peak 1.10 GB · 3.20 GB free``."""
+    return (f"cpu {sample.cpu_cores:.1f}/{sample.cpu_count} cores ({sample.cpu_percent:.0f}%) · "
+            f"machine {sample.machine_cpu_percent:.0f}% · mem {format_bytes(sample.rss)}, "
+            f"peak {format_bytes(sample.peak_rss)} · {format_bytes(sample.available)} free")
+
+
 class TrainingProgress(Vertical):
-    """Two lines: what is happening, and how far the current epoch is."""
+    """Two lines: what is happening, and how far the current epoch is; a third with the figures while a run trains."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -33,6 +43,9 @@ class TrainingProgress(Vertical):
             # which also makes screenshots differ from one run to the next).
             yield ProgressBar(total=1, show_eta=False, id="batch-bar")
             yield Static("", id="progress-eta")
+        system = Static("", id="progress-system", markup=False)
+        system.display = False  # until a run sends its first figures
+        yield system
 
     # -- updates, all called on the UI thread -----------------------------------
     def set_stage(self, stage: str, detail: str = "") -> None:
@@ -53,6 +66,12 @@ class TrainingProgress(Vertical):
         self.query_one("#progress-epoch", Static).update(f"epoch {event.initial_epoch + 1}/{event.epochs}")
         self.query_one(ProgressBar).update(total=event.steps_per_epoch, progress=0)
         self.query_one("#progress-eta", Static).update("")
+        self.query_one("#progress-system", Static).display = False
+
+    def system_sampled(self, sample: SystemSampled) -> None:
+        line = self.query_one("#progress-system", Static)
+        line.update(system_strip_text(sample))
+        line.display = True
 
     def batch_ended(self, event: BatchEnded) -> None:
         self.epoch = event.epoch
@@ -85,6 +104,7 @@ class TrainingProgress(Vertical):
         self.stage = "idle"
         self._status(text)
         self.query_one("#progress-eta", Static).update("")
+        self.query_one("#progress-system", Static).display = False
 
     def _status(self, text: str) -> None:
         self.query_one("#progress-status", Static).update(text)
