@@ -31,6 +31,7 @@ from kvt_models.errors import KvtError
 from kvt_models.settings.config import RunConfig
 
 from .. import jobs
+from ..widgets.footer import KvtFooter
 from .run_control import LiveViews, RunController, TrainFn
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ class MainScreen(Screen[None]):
         yield Header()
         with Horizontal(id="main"):
             yield Static("Configuration\n\nloading…", id="splash")
-        yield Footer()
+        yield KvtFooter()
         yield self.runner  # invisible; here from the start, so that q and signals can ask it
 
     def on_mount(self) -> None:

@@ -43,6 +43,7 @@ class SystemPanel(Static):
         super().__init__("", id=id, markup=False)
         self.last_sample: SystemSampled | None = None
         self.last_batch: BatchEnded | None = None
+        self._text = ""
         self.display = False  # until the first sample
 
     def reset(self) -> None:
@@ -69,4 +70,8 @@ class SystemPanel(Static):
         assert self.last_sample is not None
         lines = system_lines(self.last_sample, self.last_batch)
         lines[0] += note
-        self.update("\n".join(lines))
+        text = "\n".join(lines)
+        if text != self._text:
+            # Its height is fixed (app.tcss): repaint only, no layout pass of the whole screen.
+            self._text = text
+            self.update(text, layout=False)
