@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import statistics
 import tempfile
 import threading
@@ -121,7 +122,7 @@ class TimedApp(KvtApp):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.shows: Callable[[], bool] | None = None
-        self.shown_at = 0.0
+        self.shown_at = self.shown_cpu = 0.0
         self.shown = asyncio.Event()
         self.frames = 0
 
@@ -133,7 +134,7 @@ class TimedApp(KvtApp):
             renderable.render_segments(self.console)  # what a terminal would be sent, as _display does on one
         self.frames += 1
         if self.shows is not None and self.shows():
-            self.shows, self.shown_at = None, time.perf_counter()
+            self.shows, self.shown_at, self.shown_cpu = None, time.perf_counter(), time.thread_time()
             self.shown.set()
 
 
@@ -145,7 +146,10 @@ def plan_key(app: TimedApp, index: int) -> tuple[str, Callable[[], bool], Callab
     from textual.widgets import DataTable
 
     main = app.main_screen
-    nothing: Callable[[], None] = lambda: None
+
+    def nothing() -> None:
+        return None
+
     if app.screen is not main:  # a run (or the comparison) opened: back
         return "escape", lambda: app.screen is main, nothing
     tabs = main.views
@@ -198,6 +202,7 @@ async def replay(minutes: float, keys: int, epoch_seconds: float, size: tuple[in
             timeouts = 0
             missed: list[str] = []
             by_key: dict[str, list[float]] = {}
+            cpu_times: list[float] = []
             queue_over: float | None = None
             rss_samples: list[tuple[float, float]] = []
             round_size = max(20, keys // 10)
@@ -209,11 +214,14 @@ async def replay(minutes: float, keys: int, epoch_seconds: float, size: tuple[in
                 await pilot.pause()
                 app.shown.clear()
                 app.shows = shows
-                sent = time.perf_counter()
+                sent, sent_cpu = time.perf_counter(), time.thread_time()
                 await pilot.press(key)
                 try:
                     await asyncio.wait_for(app.shown.wait(), timeout=5.0)
                     times.append((app.shown_at - sent) * 1000)
+                    # The UI thread's own CPU in that time (the app, Pilot and this loop share it): what the key
+                    # costs whatever else the machine runs, a floor of its latency on an idle core.
+                    cpu_times.append((app.shown_cpu - sent_cpu) * 1000)
                     by_key.setdefault(key, []).append(times[-1])
                 except TimeoutError:
                     app.shows = None
@@ -247,7 +255,12 @@ async def replay(minutes: float, keys: int, epoch_seconds: float, size: tuple[in
     if missed:
         print(f"keys whose effect no frame showed: {', '.join(missed[:12])}")
     print(f"the live view showed: {panel.splitlines()[0] if panel else '(nothing)'}")
+    cpu_times.sort()
     print(f"key to screen: p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {times[-1]:.1f} ms")
+    if cpu_times:
+        print(f"UI thread's CPU from key to screen: p50 {statistics.median(cpu_times):.1f} ms, "
+              f"p95 {cpu_times[min(len(cpu_times) - 1, math.ceil(0.95 * len(cpu_times)) - 1)]:.1f} ms, "
+              f"max {cpu_times[-1]:.1f} ms (load average {os.getloadavg()[0]:.1f})")
     before_end = f", {queue_over:.1f} MB at the last round before the queue ended" if queue_over is not None else ""
     print(f"app RSS: {rss_idle:.1f} MB idle, {warm:.1f} MB after the first round of keys{before_end}, "
           f"{rss_end:.1f} MB after the replay ({rss_end - warm:+.1f} MB since the first round"

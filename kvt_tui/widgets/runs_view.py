@@ -67,6 +67,7 @@ class RunsView(Vertical):
         self.runs_dir = runs_dir
         self.runs: list[RunInfo] = []
         self.marked: set[Path] = set()
+        self._rows: list[tuple] = []  # what the table shows, as reload() last built it
         self.problems: dict[Path, str] = {}  # the runs with a damaged file: what it is and what to do
 
     def compose(self) -> ComposeResult:
@@ -95,21 +96,24 @@ class RunsView(Vertical):
         # A running run's files are its writer's; only those at rest are judged.
         self.problems = {info.path: trouble for info in self.runs
                          if info.status != "running" and (trouble := problem(info.path))}
-        table.clear()
-        for info in self.runs:
-            cfg = info.config
-            val_acc = info.last.get("val_accuracy")
-            status = "damaged" if info.path in self.problems else info.status
-            table.add_row(
-                MARK if info.path in self.marked else "",
-                Text(status, style=STATUS_STYLE.get(status, "")),
-                f"{cfg.get('framework', '?')} + {cfg.get('activation', '?')}",
-                f"{info.epochs_done}/{info.epochs_total}",
-                f"{val_acc:.4f}" if val_acc is not None else "-",
-                info.backend,
-                info.run_id,
-                key=str(info.path),
-            )
+        rows = [(
+            str(info.path),
+            MARK if info.path in self.marked else "",
+            status := "damaged" if info.path in self.problems else info.status,
+            f"{info.config.get('framework', '?')} + {info.config.get('activation', '?')}",
+            f"{info.epochs_done}/{info.epochs_total}",
+            f"{val_acc:.4f}" if (val_acc := info.last.get("val_accuracy")) is not None else "-",
+            info.backend,
+            info.run_id,
+        ) for info in self.runs]
+        if rows != self._rows:
+            # Rebuilt only when a row changed: each tab switch to this view reloads, and a rebuild
+            # (a layout pass) was a good part of answering that key while a run streams (docs/live.md).
+            self._rows = rows
+            table.clear()
+            for key, mark, status, variant, epochs, val_acc_text, backend, run_id in rows:
+                table.add_row(mark, Text(status, style=STATUS_STYLE.get(status, "")), variant, epochs, val_acc_text,
+                              backend, run_id, key=key)
         if self.runs:
             table.move_cursor(row=min(max(cursor, 0), len(self.runs) - 1))
         self._update_summary()

@@ -18,6 +18,7 @@ from kvt_models.events import (
 )
 from kvt_models.sizefmt import format_bytes
 from kvt_models.train.monitor import SystemMonitor
+
 GB = 1_000_000_000
 
 
