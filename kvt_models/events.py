@@ -49,8 +49,36 @@ class BatchEnded:
     step: int  # 1-based, within the epoch
     steps: int
     logs: dict[str, float]
-    images_per_second: float
+    images_per_second: float  # the epoch's mean so far
     epoch_elapsed: float  # seconds since the epoch began
+    recent_images_per_second: float = math.nan  # since the previous BatchEnded: the current pace
+
+
+@dataclass(frozen=True)
+class SystemSampled:
+    """The training process's load and memory, and the machine's, measured in that process (psutil).
+
+    Sent about once a second while a run trains, and before each EpochEnded
+    (:mod:`kvt_models.train.monitor`). On a Ray run they are the worker's and
+    its node's. Memory in bytes; ``cpu_cores`` is the process and its
+    children, in cores busy on average since the previous sample.
+    """
+
+    cpu_cores: float
+    cpu_count: int  # the machine's logical CPUs
+    machine_cpu_percent: float  # every process on the machine, 0-100
+    rss: int  # the training process's resident memory
+    peak_rss: int  # its most so far
+    available: int  # the machine's available memory
+    total_memory: int
+    epoch_cpu_cores: float = math.nan  # the training process tree's mean since its epoch began
+    host: str = ""
+    pid: int = 0
+
+    @property
+    def cpu_percent(self) -> float:
+        """The training process tree's share of the whole machine, 0-100."""
+        return 100.0 * self.cpu_cores / max(1, self.cpu_count)
 
 
 @dataclass(frozen=True)
@@ -163,7 +191,7 @@ class LookTaken:
 
 
 Event = (StageChanged | TrainStarted | BatchEnded | EpochEnded | TrainEnded | TrainFailed | QueueProgress | RunPlaced
-         | LookTaken)
+         | LookTaken | SystemSampled)
 Listener = Callable[[Event], None]
 
 

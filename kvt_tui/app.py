@@ -56,15 +56,17 @@ class KvtApp(App[None]):
         *,
         log_path: str = "",
         train_fn: TrainFn | None = None,
+        bell: bool = True,
     ) -> None:
         super().__init__()
         self.initial = initial
         self.runs_dir = runs_dir
+        self.bell_when_done = bell
         self.log_path = log_path or "(not logging: started without kvt-tui's main)"
         self.train_fn = train_fn
 
     def get_default_screen(self) -> MainScreen:
-        self.main_screen = MainScreen(self.initial, self.runs_dir, train_fn=self.train_fn)
+        self.main_screen = MainScreen(self.initial, self.runs_dir, train_fn=self.train_fn, bell=self.bell_when_done)
         return self.main_screen
 
     def on_mount(self) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
 
 from kvt_models.errors import EXIT_USAGE, ConfigError
 from kvt_models.paths import default_runs_dir
-from kvt_models.settings import options
+from kvt_models.settings import alerts, options
 from kvt_models.settings.config import RunConfig
 from kvt_tui.terminal import default_log_path, on_a_terminal, protect_terminal
 
@@ -49,6 +49,7 @@ def build_parser() -> Parser:
     # a value is refused here exactly as it would be there.
     for option in (options.DATA, options.RUNS_DIR, options.FRAMEWORK, options.ACTIVATION, options.BACKEND, options.EPOCHS):
         options.add_flag(p, option)
+    options.add_flag(p, alerts.BELL)
     return p
 
 
@@ -64,10 +65,12 @@ def create_app(
     test_limit: int | None = None,
     log_path: str = "",
     train_fn: Callable[..., object] | None = None,
+    bell: bool = True,
 ) -> KvtApp:
     """The app, preselected with the CLI options. Used by main(), the tests and bench/endurance.py.
 
-    ``train_limit`` / ``test_limit`` fill the form's limit fields (None: empty, every image).
+    ``train_limit`` / ``test_limit`` fill the form's limit fields (None: empty, every image). ``bell``:
+    ring and notify when a run or a queue ends (``--bell``, the form's checkbox).
     """
     from kvt_tui.app import KvtApp  # Textual: imported when an app is made, not for --help or a usage error
 
@@ -76,7 +79,7 @@ def create_app(
         train_limit=train_limit, test_limit=test_limit,
     )
     root = Path(runs_dir).expanduser() if runs_dir is not None else default_runs_dir()
-    return KvtApp(initial, root, log_path=log_path, train_fn=train_fn)
+    return KvtApp(initial, root, log_path=log_path, train_fn=train_fn, bell=bell)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -116,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             backend=args.backend,
             epochs=args.epochs,
             log_path=log_path,
+            bell=args.bell == "on",
         )
         app.run()
     finally:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         QueueProgress,
         RunPlaced,
         StageChanged,
+        SystemSampled,
         TrainEnded,
         TrainFailed,
         TrainStarted,
@@ -61,6 +62,17 @@ class BatchMessage(Message):
         # Only the latest batch matters for the progress bar: when several are
         # queued (the UI was busy), the older ones are dropped unseen.
         return isinstance(message, BatchMessage)
+
+
+class SystemMessage(Message):
+    """The training process's CPU and memory and the machine's, about once a second; a newer one replaces a queued one."""
+
+    def __init__(self, event: SystemSampled) -> None:
+        super().__init__()
+        self.event = event
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SystemMessage)
 
 
 class EpochMessage(Message):
@@ -169,6 +181,7 @@ def _wrappers() -> dict[type, type[Message]]:
         QueueProgress,
         RunPlaced,
         StageChanged,
+        SystemSampled,
         TrainEnded,
         TrainFailed,
         TrainStarted,
@@ -184,6 +197,7 @@ def _wrappers() -> dict[type, type[Message]]:
         QueueProgress: QueueMessage,
         RunPlaced: PlacedMessage,
         LookTaken: LookMessage,
+        SystemSampled: SystemMessage,
     }
 
 

@@ -13,21 +13,25 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
+from kvt_models.cli.notify import RunOutcome, outcome_env, run_notify_command
 from kvt_models.cli.parsers import build_compare_parser, build_parser, config_from_args
 from kvt_models.cli.printers import ComparePrinter, ConsolePrinter, say
 from kvt_models.cli.signals import SignalStop
 from kvt_models.errors import EXIT_CRASH, EXIT_OK, EXIT_USAGE, ConfigError, KvtError, is_user_error
+from kvt_models.events import Listener
 from kvt_models.settings.config import RunConfig
 from kvt_models.timefmt import format_duration
 from kvt_models.train.stopping import StopRequest
 
 
-def _guarded(err: TextIO, job: Callable[[], Any]) -> tuple[Any, int]:
-    """Run ``job``; a user's mistake (exit 2) or a diverged run (exit 1) becomes one line."""
+def _guarded(err: TextIO, job: Callable[[], Any], errors: list[str] | None = None) -> tuple[Any, int]:
+    """Run ``job``; a user's mistake (exit 2) or a diverged run (exit 1) becomes one line (kept in ``errors``)."""
     try:
         return job(), EXIT_OK
     except KvtError as exc:
         say(err, f"kvt-train: error: {exc}")
+        if errors is not None:
+            errors.append(str(exc))
         return None, EXIT_USAGE if is_user_error(exc) else EXIT_CRASH
 
 
@@ -67,14 +71,28 @@ def _main(argv: list[str]) -> int:
         return EXIT_USAGE
 
     from kvt_models.store.notes import tagging
+
+    outcome = RunOutcome(ConsolePrinter(out, err))
+    started = time.perf_counter()
+    code = EXIT_CRASH  # unless _train returns: a crash inside kvt, with its traceback
+    try:
+        code = _train(args, None if args.resume else config, tagging(outcome, args.note, args.tags), out, err, started)
+        return code
+    finally:
+        if args.notify_command:
+            # Last, once the run is saved and every line is out; whatever the command does, `code` stands.
+            run_notify_command(args.notify_command, outcome_env("run", code, time.perf_counter() - started,
+                                                                outcome.values), err)
+
+
+def _train(args: Any, config: RunConfig | None, printer: Listener, out: TextIO, err: TextIO, started: float) -> int:
+    """A new run (``config``) or ``--resume``, then the report and the files written; the exit status."""
     from kvt_models.store.runs import CURVES_FILE
     from kvt_models.train.training import resume, train
 
-    printer = tagging(ConsolePrinter(out, err), args.note, args.tags)
     stop = StopRequest()
-    started = time.perf_counter()
     with SignalStop(stop, err) as signals:
-        if args.resume:
+        if config is None:
             result, code = _guarded(err, lambda: resume(Path(args.resume).expanduser(), printer, stop=stop,
                                                           tensorboard=None if args.tensorboard else False))
         else:
@@ -101,12 +119,8 @@ def _main(argv: list[str]) -> int:
 
 
 def compare_main(argv: Sequence[str]) -> int:
-    from kvt_models.compare.placement import where_runs_train
-    from kvt_models.compare.queue import run_comparison
     from kvt_models.compare.sequential import Design
-    from kvt_models.compare.verdict import format_table
-    from kvt_models.settings.options import AUTO_SEEDS, MAX_SEEDS, PARALLEL
-    from kvt_models.store.notes import tagging
+    from kvt_models.settings.options import AUTO_SEEDS, MAX_SEEDS
 
     out, err = sys.stdout, sys.stderr
     try:
@@ -135,6 +149,27 @@ def compare_main(argv: Sequence[str]) -> int:
     except KvtError as exc:
         print(f"kvt-train: error: {exc}", file=err)
         return EXIT_USAGE
+    started = time.perf_counter()
+    values = {"STATUS": "failed", "MESSAGE": ""}  # until the queue says otherwise
+    code = EXIT_CRASH  # unless _queue returns: a crash inside kvt, with its traceback
+    try:
+        code = _queue(args, argv, variants, seeds, base, design, out, err, values)
+        return code
+    finally:
+        if args.notify_command:
+            run_notify_command(args.notify_command, outcome_env("comparison", code, time.perf_counter() - started,
+                                                                values), err)
+
+
+def _queue(args: Any, argv: Sequence[str], variants: list[Any], seeds: list[int], base: RunConfig, design: Any,
+           out: TextIO, err: TextIO, values: dict[str, str]) -> int:
+    """Train the comparison's queue, then print its table and verdict; the exit status. ``values``: its outcome."""
+    from kvt_models.compare.placement import where_runs_train
+    from kvt_models.compare.queue import run_comparison
+    from kvt_models.compare.verdict import format_table
+    from kvt_models.settings.options import PARALLEL
+    from kvt_models.store.notes import tagging
+
     stop = StopRequest()
 
     def queue() -> Any:
@@ -144,14 +179,24 @@ def compare_main(argv: Sequence[str]) -> int:
             return run_comparison(variants, seeds, base, tagging(ComparePrinter(out, err), args.note, args.tags), stop=stop,
                                   runs_dir=args.runs_dir, train_fn=train_fn, design=design)
 
+    errors: list[str] = []
     with SignalStop(stop, err) as signals:
-        result, code = _guarded(err, queue)
+        result, code = _guarded(err, queue, errors)
     if result is None:
+        values["MESSAGE"] = errors[-1] if errors else ""
         return code
+    values.update(RUNS_TRAINED=str(result.trained), RUNS_REUSED=str(result.reused),
+                  RUNS_UNFINISHED=str(len(result.unfinished)))
     if result.stopped:
+        values.update(STATUS="stopped", MESSAGE="stopped by a signal")
         say(out, f"[INFO] comparison stopped: {result.trained} run(s) trained and kept, {result.reused} reused; "
                   "run the same command again to continue")
         return 128 + int(signals.signum) if signals.signum is not None else EXIT_CRASH
+    values.update(STATUS="finished" if not result.unfinished else "incomplete",
+                  COMPARISON_DIR=str(result.folder or ""),
+                  VERDICT=result.comparison.verdict if result.comparison is not None else "")
+    if result.unfinished:
+        values["MESSAGE"] = f"{len(result.unfinished)} run(s) did not finish"
     say(out, f"[INFO] {result.trained} run(s) trained, {result.reused} reused\n")
     if result.comparison is not None:
         say(out, format_table(result.comparison))

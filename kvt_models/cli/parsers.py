@@ -11,7 +11,7 @@ import argparse
 
 from kvt_models import __version__
 from kvt_models.errors import ConfigError
-from kvt_models.settings import options, sharing
+from kvt_models.settings import alerts, options, sharing
 from kvt_models.settings.config import RunConfig
 from kvt_models.settings.options import add_flag, flag_type
 from kvt_models.variants import PRESETS
@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_flags(p)
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run from its last finished epoch, with its own settings (other training flags are left out, or refused where they say otherwise)")
     p.add_argument("--plot", help="also copy the loss/accuracy plot to this PNG path, as in the 2018 scripts")
+    add_flag(p, alerts.NOTIFY_COMMAND)
     p.add_argument("--version", action="version", version=f"kvt {__version__}")
     return p
 
@@ -102,6 +103,7 @@ def build_compare_parser() -> argparse.ArgumentParser:
     # None when not given, so that it can be refused with --ray.
     add_flag(p, options.PARALLEL, default=None)
     add_flag(p, sharing.EXPORT, default=None)
+    add_flag(p, alerts.NOTIFY_COMMAND)
     return p
 
 

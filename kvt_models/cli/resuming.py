@@ -23,8 +23,9 @@ from kvt_models.variants import BACKEND_DEFAULT, PRESETS
 
 # What a run made before a setting existed has for it.
 _RECORDED_DEFAULTS = {"backend": BACKEND_DEFAULT, "precision": LEGACY_PRECISION}
-# Used as they are (--plot; --note, --tag and --no-tensorboard: for the epochs it trains now), or not flags of a run.
-_NOT_SETTINGS = {"resume", "plot", "help", "version", "note", "tags", "tensorboard"}
+# Used as they are (--plot, --notify-command; --note, --tag and --no-tensorboard: for the epochs it trains now),
+# or not flags of a run.
+_NOT_SETTINGS = {"resume", "plot", "notify_command", "help", "version", "note", "tags", "tensorboard"}
 
 
 def given_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) -> dict[str, Any]:

@@ -4,7 +4,9 @@ It is the only place where training talks to the outside world: it copies the
 numbers it needs out of Keras's ``logs`` (Keras reuses those dicts), wraps
 them in the plain dataclasses of :mod:`kvt_models.events`, and hands them to
 a listener. Batch events are throttled, because a CIFAR-10 epoch has 1,563
-batches and a screen needs a few updates a second, not a thousand.
+batches and a screen needs a few updates a second, not a thousand. About once
+a second, and before each epoch's end, it also sends the training process's
+own CPU and memory figures (:mod:`kvt_models.train.monitor`).
 
 A stop request (a ``threading.Event`` set by the app's Stop key, a signal
 handler, ...) is honoured at the next batch end by setting
@@ -52,6 +54,7 @@ class KvtCallback(keras.callbacks.Callback):
         stop: threading.Event | None = None,
         batch_interval: float = 0.2,
         score: Callable[[Any], tuple[float, float]] | None = None,
+        system_interval: float | None = 1.0,
     ):
         super().__init__()
         self.listener = listener
@@ -70,14 +73,28 @@ class KvtCallback(keras.callbacks.Callback):
         self._epoch_start = 0.0
         self._last_emit = 0.0
         self._last_batch_end = 0.0
+        self._last_emit_step = 0
+        self.system_interval = system_interval  # None: no SystemSampled events
+        self._monitor: Any = None
+
+    def _sample_system(self, *, always: bool = False) -> None:
+        if self._monitor is not None and (always or self._monitor.due()):
+            self.listener(self._monitor.sample())
 
     # -- hooks -------------------------------------------------------------
     def on_train_begin(self, logs=None):
         self.listener(self.started)
+        if self.system_interval is not None:
+            from kvt_models.train.monitor import SystemMonitor  # psutil: only where a run trains
+
+            self._monitor = SystemMonitor(self.system_interval)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch + 1
         self._epoch_start = self._last_emit = self._last_batch_end = time.perf_counter()
+        self._last_emit_step = 0
+        if self._monitor is not None:
+            self._monitor.epoch_began()
 
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
@@ -94,10 +111,12 @@ class KvtCallback(keras.callbacks.Callback):
             self.non_finite = f"loss became {loss} at epoch {self._epoch}, batch {step}"
             self.model.stop_training = True
         now = self._last_batch_end = time.perf_counter()
+        self._sample_system()
         # Emit a few times a second, and always for an epoch's last batch.
         if now - self._last_emit < self.batch_interval and step < self.steps:
             return
-        self._last_emit = now
+        since, since_step = now - self._last_emit, self._last_emit_step
+        self._last_emit, self._last_emit_step = now, step
         elapsed = now - self._epoch_start
         self.listener(
             BatchEnded(
@@ -107,6 +126,7 @@ class KvtCallback(keras.callbacks.Callback):
                 logs={k: _as_float(v) for k, v in logs.items() if k in METRIC_KEYS},
                 images_per_second=(step * self.batch_size / elapsed) if elapsed > 0 else 0.0,
                 epoch_elapsed=elapsed,
+                recent_images_per_second=(step - since_step) * self.batch_size / since if since > 0 else math.nan,
             )
         )
 
@@ -123,6 +143,7 @@ class KvtCallback(keras.callbacks.Callback):
             # scored nor recorded, and the history and the checkpoint only hold finished ones.
             return
         val_loss, val_accuracy = self.score(self.model) if self.score is not None else (math.nan, math.nan)
+        self._sample_system(always=True)  # the epoch's peak memory and mean CPU, scoring included, for its line
         self.listener(
             EpochEnded(
                 epoch=epoch + 1,

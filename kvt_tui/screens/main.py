@@ -24,13 +24,14 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Select, Static
+from textual.widgets import Button, Checkbox, Footer, Header, Input, Select, Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from kvt_models.errors import KvtError
 from kvt_models.settings.config import RunConfig
 
 from .. import jobs
+from ..widgets.footer import KvtFooter
 from .run_control import LiveViews, RunController, TrainFn
 
 if TYPE_CHECKING:
@@ -71,11 +72,11 @@ class MainScreen(Screen[None]):
         Binding("escape", "leave_field", "Leave field (then t trains)"),
     ]
 
-    def __init__(self, initial: RunConfig, runs_dir: Path, *, train_fn: TrainFn | None = None) -> None:
+    def __init__(self, initial: RunConfig, runs_dir: Path, *, train_fn: TrainFn | None = None, bell: bool = True) -> None:
         super().__init__()
         self.initial = initial
         self.runs_dir = runs_dir
-        self.runner = RunController(runs_dir, train_fn=train_fn, on_change=self._sync_controls, id="runner")
+        self.runner = RunController(runs_dir, train_fn=train_fn, on_change=self._sync_controls, bell=bell, id="runner")
         self._train_pending = False  # t was pressed before the form was mounted
         self.ui_ready = asyncio.Event()  # set once the form and tabs are mounted
 
@@ -108,7 +109,7 @@ class MainScreen(Screen[None]):
         yield Header()
         with Horizontal(id="main"):
             yield Static("Configuration\n\nloading…", id="splash")
-        yield Footer()
+        yield KvtFooter()
         yield self.runner  # invisible; here from the start, so that q and signals can ask it
 
     def on_mount(self) -> None:
@@ -126,6 +127,7 @@ class MainScreen(Screen[None]):
         from ..widgets.progress import TrainingProgress
         from ..widgets.report import ReportView
         from ..widgets.runs_view import RunsView
+        from ..widgets.system_panel import SystemPanel
 
         live = LiveViews(
             tabs=TabbedContent(id="views", initial="live"),
@@ -134,9 +136,10 @@ class MainScreen(Screen[None]):
             progress=TrainingProgress(id="progress"),
             compare=CompareView(id="compare-view"),
             runs=RunsView(self.runs_dir, id="runs-view"),
+            system=SystemPanel(id="system-panel"),
         )
         for pane in (
-            TabPane("Live 1", live.history, id="live"),
+            TabPane("Live 1", live.system, live.history, id="live"),
             TabPane("Report 2", live.report, id="report"),
             TabPane("Model 3", ModelView(id="model-view"), id="model"),
             TabPane("Runs 4", live.runs, id="runs"),
@@ -145,7 +148,7 @@ class MainScreen(Screen[None]):
             live.tabs.compose_add_child(pane)  # what `with TabbedContent(): with TabPane(...)` does
         main = self.query_one("#main")
         await main.query_one("#splash").remove()
-        await main.mount(ConfigForm(self.initial, id="config"), live.tabs)
+        await main.mount(ConfigForm(self.initial, bell=self.runner.bell, id="config"), live.tabs)
         await self.mount(live.progress, before=self.query_one(Footer))
         self.runner.attach(live)
         self.ui_ready.set()
@@ -319,6 +322,10 @@ class MainScreen(Screen[None]):
     def on_config_form_validity_changed(self) -> None:
         # A name-based handler (not @on): ConfigForm is imported after the first frame.
         self._sync_controls()
+
+    @on(Checkbox.Changed, "#bell")
+    def _bell_changed(self, event: Checkbox.Changed) -> None:
+        self.runner.bell = event.value
 
     @on(Button.Pressed, "#train-button")
     def _train_pressed(self) -> None:

@@ -42,6 +42,7 @@ from ..messages import (
     QueueMessage,
     StageMessage,
     StartedMessage,
+    SystemMessage,
 )
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from ..widgets.progress import TrainingProgress
     from ..widgets.report import ReportView
     from ..widgets.runs_view import RunsView
+    from ..widgets.system_panel import SystemPanel
 
 # train(config, listener, *, stop, runs_dir) -> TrainResult: isolated.train_isolated
 # (a child process per run) by default, replaceable in tests.
@@ -71,6 +73,7 @@ class LiveViews:
     progress: TrainingProgress
     compare: CompareView
     runs: RunsView
+    system: SystemPanel  # the live tab's CPU and memory figures
 
 
 class RunController(Widget):
@@ -78,14 +81,16 @@ class RunController(Widget):
 
     ``on_change`` is called whenever ``training`` changes, so that the screen's
     controls follow it at once (not a message: the buttons and keys must be
-    off before the key that started a run returns).
+    off before the key that started a run returns). ``bell``: ring the
+    terminal's bell, and notify, when a run or a queue ends without being asked to.
     """
 
     DEFAULT_CSS = "RunController { display: none; }"
 
     def __init__(self, runs_dir: Path, *, train_fn: TrainFn | None = None,
-                 on_change: Callable[[], None] = lambda: None, id: str | None = None) -> None:
+                 on_change: Callable[[], None] = lambda: None, bell: bool = True, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.bell = bell  # the form's "Bell when done" (kvt-tui --bell)
         self.runs_dir = runs_dir
         self.train_fn = train_fn
         self.training = False  # a run, a resumed run or a comparison queue is on the "train" worker
@@ -165,6 +170,7 @@ class RunController(Widget):
         views.history.set_history([])
         views.report.show_placeholder("Training… the report appears here when the run ends.")
         views.progress.set_stage(stage, detail)
+        views.system.reset()
         if not comparing:
             views.tabs.active = "live"
         self._on_change()
@@ -216,6 +222,11 @@ class RunController(Widget):
             self.training = False
             self.comparing = False
             self._on_change()
+            self.views.system.ended()
+            asked = self.quit_after_run or (self._stop is not None and self._stop.is_set())
+            if self.bell and event.state != WorkerState.CANCELLED and not asked:
+                # It finished, failed or died on its own: tmux and most terminals flag the window.
+                self.app.bell()
             if self.views.tabs.active == "runs":
                 self.views.runs.reload()
             if self.quit_after_run:
@@ -244,6 +255,12 @@ class RunController(Widget):
     @on(BatchMessage)
     def _on_batch(self, message: BatchMessage) -> None:
         self.views.progress.batch_ended(message.event)
+        self.views.system.batch_ended(message.event)
+
+    @on(SystemMessage)
+    def _on_system(self, message: SystemMessage) -> None:
+        self.views.progress.system_sampled(message.event)
+        self.views.system.system_sampled(message.event)
 
     @on(EpochMessage)
     def _on_epoch(self, message: EpochMessage) -> None:
@@ -262,7 +279,8 @@ class RunController(Widget):
         self.views.progress.finished(f"{summary} · saved in {event.run_dir}")
         if self.comparing:
             return  # one run of a queue: the comparison's end says it all
-        self.notify(f"{summary}. Saved in {event.run_dir}", title=f"Run {event.status}")
+        if self.bell:
+            self.notify(f"{summary}. Saved in {event.run_dir}", title=f"Run {event.status}")
         self._close_screens_above()
         self.views.tabs.active = "report"
 
@@ -344,6 +362,8 @@ class RunController(Widget):
         if self.comparing:
             views.progress.finished(f"{done} · {message.comparison.verdict}")
         views.compare.set_verdict(message.comparison.verdict)
-        self.notify(f"comparison.json, overlay.png and the diff PNGs in {message.folder}", title="Comparison saved", timeout=10)
+        if self.bell:
+            self.notify(f"comparison.json, overlay.png and the diff PNGs in {message.folder}", title="Comparison saved",
+                        timeout=10)
         self._close_screens_above()
         self.app.push_screen(CompareScreen(message.comparison, message.folder))

@@ -13,12 +13,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Input, Label, OptionList, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select, Static
 
 from kvt_models import variants
 from kvt_models.backend import runtime
 from kvt_models.errors import KvtError
-from kvt_models.settings import options
+from kvt_models.settings import alerts, options
 from kvt_models.settings.config import RunConfig
 from kvt_models.settings.datasets import dataset_name
 from kvt_models.settings.options import Option
@@ -110,9 +110,10 @@ class ConfigForm(VerticalScroll, can_focus=False):
             super().__init__()
             self.valid = valid
 
-    def __init__(self, initial: RunConfig, *, id: str | None = None) -> None:
+    def __init__(self, initial: RunConfig, *, bell: bool = True, id: str | None = None) -> None:
         super().__init__(id=id)
         self.initial = initial
+        self.bell = bell
         self.errors: dict[str, KvtError] = {}
         self._valid = True
 
@@ -178,6 +179,8 @@ class ConfigForm(VerticalScroll, can_focus=False):
         with Horizontal(id="form-buttons"):
             yield Button("Train (t)", id="train-button", variant="success", compact=True)
             yield Button("Stop (s)", id="stop-button", variant="error", compact=True, disabled=True)
+        # An app setting, not a run's: kvt-tui --bell (alerts.BELL) sets where it starts.
+        yield Checkbox("Bell when done", value=self.bell, compact=True, id="bell", tooltip=alerts.BELL.help)
 
     @staticmethod
     def _row(label: str, widget: Select | Input) -> Horizontal:

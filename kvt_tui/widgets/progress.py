@@ -1,7 +1,9 @@
-"""The progress strip: stage, epoch i/N, a per-batch bar with ETA, and img/s.
+"""The progress strip: stage, epoch i/N, a per-batch bar with ETA, img/s, and the run's CPU and memory.
 
 The ETA is computed from the engine's own clock (``epoch_elapsed`` of each
-BatchEnded), so it means the same thing on a fast and a slow terminal.
+BatchEnded), so it means the same thing on a fast and a slow terminal. The
+CPU and memory line shows while a run sends its figures (SystemSampled),
+and goes when it ends.
 """
 
 from __future__ import annotations
@@ -10,12 +12,20 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ProgressBar, Static
 
-from kvt_models.events import BatchEnded, EpochEnded, TrainStarted
+from kvt_models.events import BatchEnded, EpochEnded, SystemSampled, TrainStarted
+from kvt_models.sizefmt import format_bytes
 from kvt_models.timefmt import epoch_seconds_left, format_duration
 
 
+def system_strip_text(sample: SystemSampled) -> str:
+    """The strip's one line of figures: ``cpu 1.4/2 cores (71%) · machine 98% · mem 812 MB, peak 1.10 GB · 3.20 GB free``."""
+    return (f"cpu {sample.cpu_cores:.1f}/{sample.cpu_count} cores ({sample.cpu_percent:.0f}%) · "
+            f"machine {sample.machine_cpu_percent:.0f}% · mem {format_bytes(sample.rss)}, "
+            f"peak {format_bytes(sample.peak_rss)} · {format_bytes(sample.available)} free")
+
+
 class TrainingProgress(Vertical):
-    """Two lines: what is happening, and how far the current epoch is."""
+    """Two lines: what is happening, and how far the current epoch is; a third with the figures while a run trains."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -24,6 +34,7 @@ class TrainingProgress(Vertical):
         self.steps = 0
         self.stage = "idle"
         self._epoch_seconds: list[float] = []
+        self._lines: dict[str, tuple[Static, str]] = {}  # id -> (the line, its text now)
 
     def compose(self) -> ComposeResult:
         yield Static("idle: press t to train", id="progress-status", markup=False)
@@ -33,6 +44,9 @@ class TrainingProgress(Vertical):
             # which also makes screenshots differ from one run to the next).
             yield ProgressBar(total=1, show_eta=False, id="batch-bar")
             yield Static("", id="progress-eta")
+        system = Static("", id="progress-system", markup=False)
+        system.display = False  # until a run sends its first figures
+        yield system
 
     # -- updates, all called on the UI thread -----------------------------------
     def set_stage(self, stage: str, detail: str = "") -> None:
@@ -50,14 +64,19 @@ class TrainingProgress(Vertical):
             + (f" on {event.runtime}" if event.runtime else "")
             + f": {event.train_samples:,} images, batch {event.batch_size}, {event.params:,} params"
         )
-        self.query_one("#progress-epoch", Static).update(f"epoch {event.initial_epoch + 1}/{event.epochs}")
+        self._set("progress-epoch", f"epoch {event.initial_epoch + 1}/{event.epochs}")
         self.query_one(ProgressBar).update(total=event.steps_per_epoch, progress=0)
-        self.query_one("#progress-eta", Static).update("")
+        self._set("progress-eta", "")
+        self.query_one("#progress-system", Static).display = False
+
+    def system_sampled(self, sample: SystemSampled) -> None:
+        self._set("progress-system", system_strip_text(sample))
+        self.query_one("#progress-system", Static).display = True
 
     def batch_ended(self, event: BatchEnded) -> None:
         self.epoch = event.epoch
         self.steps = event.steps
-        self.query_one("#progress-epoch", Static).update(f"epoch {event.epoch}/{self.epochs or '?'}")
+        self._set("progress-epoch", f"epoch {event.epoch}/{self.epochs or '?'}")
         self.query_one(ProgressBar).update(total=event.steps, progress=event.step)
         per_step = event.epoch_elapsed / event.step if event.step else 0.0
         epoch_left = epoch_seconds_left(event)
@@ -69,7 +88,7 @@ class TrainingProgress(Vertical):
             run_left = epoch_left + epoch_time * (self.epochs - event.epoch)
             parts.append(f"run {format_duration(run_left)} left")
         parts.append(f"{event.images_per_second:,.0f} img/s")
-        self.query_one("#progress-eta", Static).update(" · ".join(parts))
+        self._set("progress-eta", " · ".join(parts))
         metrics = " ".join(f"{k} {v:.4f}" for k, v in event.logs.items())
         self._status(f"training: step {event.step}/{event.steps}  {metrics}".rstrip())
 
@@ -84,7 +103,20 @@ class TrainingProgress(Vertical):
     def finished(self, text: str) -> None:
         self.stage = "idle"
         self._status(text)
-        self.query_one("#progress-eta", Static).update("")
+        self._set("progress-eta", "")
+        self.query_one("#progress-system", Static).display = False
 
     def _status(self, text: str) -> None:
-        self.query_one("#progress-status", Static).update(text)
+        self._set("progress-status", text)
+
+    def _set(self, line_id: str, text: str) -> None:
+        """One line of the strip, repainted when its text changes and never laid out again.
+
+        Its size is fixed in app.tcss: a layout pass of the whole screen (~150
+        widgets) for every batch event was most of the app's time while a run
+        streamed, and it delayed the answer to keys (docs/live.md).
+        """
+        line, shown = self._lines.get(line_id) or (self.query_one(f"#{line_id}", Static), None)
+        if text != shown:
+            line.update(text, layout=False)
+            self._lines[line_id] = (line, text)

@@ -83,6 +83,7 @@ class RunsView(Vertical):
         self.runs_dir = runs_dir
         self.runs: list[RunInfo] = []
         self.marked: set[Path] = set()
+        self._rows: list[tuple] = []  # what the table shows, as reload() last built it
         self.problems: dict[Path, str] = {}  # the runs with a damaged file: what it is and what to do
         self.rows: list[RunRow] = []  # the runs shown, as `kvt-train runs` reads them
         self.search = ""  # the filter box's text
@@ -122,14 +123,14 @@ class RunsView(Vertical):
         self.marked &= set(self._every)
         # A running run's files are its writer's; only those at rest are judged (the catalog does so).
         self.problems = {row.path: row.problem for row in self.rows if row.problem}
-        table.clear()
+        shown = []
         for row, info in zip(self.rows, self.runs):
             cfg = info.config
             val_acc = info.last.get("val_accuracy")
-            status = "damaged" if info.path in self.problems else info.status
-            table.add_row(
+            shown.append((
+                str(info.path),
                 MARK if info.path in self.marked else "",
-                Text(status, style=STATUS_STYLE.get(status, "")),
+                "damaged" if info.path in self.problems else info.status,
                 f"{cfg.get('framework', '?')} + {cfg.get('activation', '?')}",
                 f"{info.epochs_done}/{info.epochs_total}",
                 f"{val_acc:.4f}" if val_acc is not None else "-",
@@ -137,8 +138,14 @@ class RunsView(Vertical):
                 info.run_id,
                 ", ".join(row.tags),
                 row.note,
-                key=str(info.path),
-            )
+            ))
+        if shown != self._rows:
+            # Rebuilt only when a row changed: each tab switch to this view reloads, and a rebuild
+            # (a layout pass) was a good part of answering that key while a run streams (docs/live.md).
+            self._rows = shown
+            table.clear()
+            for key, mark, status, *cells in shown:
+                table.add_row(mark, Text(status, style=STATUS_STYLE.get(status, "")), *cells, key=key)
         if self.runs:
             table.move_cursor(row=min(max(cursor, 0), len(self.runs) - 1))
         self._update_summary()

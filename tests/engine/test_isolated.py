@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
 import pytest
 
 from kvt_models.errors import KvtError
-from kvt_models.events import EpochEnded, TrainEnded, TrainStarted
+from kvt_models.events import EpochEnded, SystemSampled, TrainEnded, TrainStarted
 from kvt_models.settings.config import RunConfig
 from kvt_models.store.runs import read_run
 from kvt_models.train.isolated import call_isolated
@@ -22,6 +23,9 @@ def test_a_run_in_a_child_sends_its_events_and_returns_its_result(tmp_path):
     kinds = [type(e).__name__ for e in events]
     assert kinds.index("TrainStarted") < kinds.index("EpochEnded") and kinds[-1] == "TrainEnded"
     assert [e.epoch for e in events if isinstance(e, EpochEnded)] == [1, 2]
+    # The child measured itself: its own pid, not this process's, came up the pipe with its figures.
+    samples = [e for e in events if isinstance(e, SystemSampled)]
+    assert samples and all(s.pid != os.getpid() and s.rss > 100e6 for s in samples)
     assert result.status == "finished" and read_run(result.run_dir).epochs_done == 2
     assert result.evaluation.report["accuracy"] == events[-1].report["accuracy"]
 

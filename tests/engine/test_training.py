@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from kvt_models.events import BatchEnded, EpochEnded, StageChanged, TrainEnded, TrainStarted
+from kvt_models.events import BatchEnded, EpochEnded, StageChanged, SystemSampled, TrainEnded, TrainStarted
 from kvt_models.settings.config import RunConfig
 from kvt_models.store.locking import lock_held
 from kvt_models.store.runs import HISTORY_COLUMNS, RunStore, read_run
@@ -67,7 +67,13 @@ def test_events_arrive_in_order(tmp_path):
     assert isinstance(started, TrainStarted) and started.steps_per_epoch == 10 and started.epochs == 2
     assert started.initial_epoch == 0 and started.history == []  # a new run has no earlier epochs
 
-    fit_events = [e for e in events[first_started + 1 : -1] if not isinstance(e, StageChanged)]
+    # The training process's figures come before each epoch's end (its line shows the epoch's peak and mean CPU).
+    for index, event in enumerate(events):
+        if isinstance(event, EpochEnded):
+            assert isinstance(events[index - 1], SystemSampled) and events[index - 1].epoch_cpu_cores > 0
+    samples = [e for e in events if isinstance(e, SystemSampled)]
+    assert all(s.rss > 100e6 and s.peak_rss >= s.rss for s in samples)
+    fit_events = [e for e in events[first_started + 1 : -1] if not isinstance(e, (StageChanged, SystemSampled))]
     expected = []
     for epoch in (1, 2):
         expected += [("BatchEnded", epoch, step) for step in range(1, 11)] + [("EpochEnded", epoch, None)]

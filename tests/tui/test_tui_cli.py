@@ -166,7 +166,8 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("kvt_model
 def test_the_first_frame_waits_only_for_the_light_engine_modules() -> None:
     """What the app imports before its first frame: the config and nothing heavier.
 
-    (``precision`` is the standard library only: config.py reads the legacy precision from it.)
+    (``precision`` is the standard library only: config.py reads the legacy precision from it. ``alerts``,
+    kvt-tui's --bell, is options and shlex: 0.7 ms of import.)
 
     bench/startup.py measured ~25 ms of first-frame time in the run store,
     events and model summary modules; they are imported after the first frame.
@@ -177,7 +178,8 @@ def test_the_first_frame_waits_only_for_the_light_engine_modules() -> None:
     assert imported <= {"kvt_models", "kvt_models.settings", "kvt_models.settings.config", "kvt_models.errors",
                         "kvt_models.settings.options", "kvt_models.settings.datasets", "kvt_models.paths", "kvt_models.variants",
                         "kvt_models.train",
-                        "kvt_models.settings.precision", "kvt_models.settings.recipes", "kvt_models.train.stopping"}
+                        "kvt_models.settings.precision", "kvt_models.settings.recipes", "kvt_models.train.stopping",
+                        "kvt_models.settings.alerts"}
 
 
 def test_every_engine_event_has_a_message() -> None:
