@@ -38,17 +38,23 @@ def make_dataset(
     augment: bool = False,
     shift: int = 4,
     seed: int | None = None,
+    repeat: bool = False,
 ) -> Any:
-    """Batches of (float images, one-hot labels), or images alone, for this process's runtime."""
+    """Batches of (float images, one-hot labels), or images alone, for this process's runtime.
+
+    ``repeat``: on TensorFlow, the epochs follow one another without end (each
+    reshuffled), for ``fit(steps_per_epoch=...)`` to keep one iterator for the
+    whole run; the PyDataset is endless already (Keras calls its ``on_epoch_end``).
+    """
     if runtime.tf_engine():
         return _tf_dataset(x, y, batch_size, num_classes=num_classes, shuffle=shuffle, augment=augment, shift=shift,
-                           seed=seed)
+                           seed=seed, repeat=repeat)
     return _py_dataset_class()(x, y, batch_size, num_classes=num_classes, shuffle=shuffle, augment=augment,
                                shift=shift, seed=seed)
 
 
 def _tf_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int, *, num_classes: int | None, shuffle: bool,
-                augment: bool, shift: int, seed: int | None) -> Any:
+                augment: bool, shift: int, seed: int | None, repeat: bool = False) -> Any:
     from kvt_models.backend.tfenv import import_tf
 
     tf = import_tf()
@@ -64,7 +70,14 @@ def _tf_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int, *, num_cla
     if shuffle:
         # A full shuffle of the whole split, reshuffled each epoch, seeded.
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(_gatherer(tf, x, labels), num_parallel_calls=AUTOTUNE)
+    ds = ds.batch(batch_size)
+    if repeat:
+        # One endless iterator for the whole fit: Keras otherwise drops the epoch's
+        # iterator and builds a new one, and dropping one whose threads run
+        # tf.numpy_function stalled the process for ~30 s in about one epoch in
+        # three (issue 19; docs/performance.md).
+        ds = ds.repeat()
+    ds = ds.map(_gatherer(tf, x, labels), num_parallel_calls=AUTOTUNE)
     if augment and y is not None:
         ds = ds.map(_tf_augment_batch(tf, shift, seed), num_parallel_calls=AUTOTUNE)
 
