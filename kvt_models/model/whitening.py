@@ -22,13 +22,21 @@ def patch_whitening_kernel(images: np.ndarray, filters: int, *, size: int = 3, e
                            samples: int = 5000, seed: int = 0) -> np.ndarray:
     """A ``(size, size, channels, filters)`` kernel whose filters whiten the images' patches (uint8 in)."""
     rng = np.random.default_rng(seed)
-    pick = rng.choice(len(images), size=min(samples, len(images)), replace=False)
-    x = images[np.sort(pick)].astype(np.float32) / 255.0
-    n, h, w, c = x.shape
-    windows = np.lib.stride_tricks.sliding_window_view(x, (size, size), axis=(1, 2))  # n, h', w', c, size, size
-    patches = windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, size * size * c)  # (dy, dx, c): the kernel's order
-    patches = patches - patches.mean(axis=0)
-    eigvals, eigvecs = np.linalg.eigh(np.cov(patches, rowvar=False))
+    pick = np.sort(rng.choice(len(images), size=min(samples, len(images)), replace=False))
+    c = images.shape[-1]
+    dim = size * size * c
+    # The covariance, summed over chunks of images: all 5,000 images' patches at once would be ~490 MB.
+    total, outer, count = np.zeros(dim), np.zeros((dim, dim)), 0
+    for start in range(0, len(pick), 250):
+        x = images[pick[start:start + 250]].astype(np.float32) / 255.0
+        windows = np.lib.stride_tricks.sliding_window_view(x, (size, size), axis=(1, 2))  # n, h', w', c, dy, dx
+        patches = windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, dim).astype(np.float64)  # (dy, dx, c): kernel order
+        total += patches.sum(axis=0)
+        outer += patches.T @ patches
+        count += len(patches)
+    mean = total / count
+    covariance = outer / count - np.outer(mean, mean)
+    eigvals, eigvecs = np.linalg.eigh(covariance)
     top = max(1, filters // 2)
     order = np.argsort(eigvals)[::-1][:top]
     basis = eigvecs[:, order] / np.sqrt(eigvals[order] + eps)  # (size*size*c, top)
