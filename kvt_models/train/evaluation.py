@@ -107,8 +107,17 @@ class EpochScorer:
             images = self.x[start:start + self.batch_size]
             if mirrored:
                 images = images[:, :, ::-1]
-            out.append(np.asarray(head.predict_on_batch(images.astype(np.float32) / 255.0)))
+            batch = images.astype(np.float32) / 255.0
+            if len(batch) < self.batch_size:
+                # Padded to the full batch: one traced shape, not a second trace (seconds) for the last batch.
+                batch = np.concatenate([batch, np.zeros((self.batch_size - len(batch), *batch.shape[1:]), np.float32)])
+            out.append(np.asarray(head.predict_on_batch(batch))[:len(images)])
         return np.concatenate(out)
+
+    def warm_up(self, model: Any) -> None:
+        """Trace the prediction of ``model`` now (one batch), so that the first epoch's time holds no tracing of it."""
+        if len(self.x):
+            self._head(model).predict_on_batch(np.zeros((self.batch_size, *self.x.shape[1:]), np.float32))
 
     def _head(self, model: Any) -> Any:
         if id(model) not in self._heads:

@@ -235,6 +235,8 @@ class _Run:
         listener = p.recorder.recording(self.listener, p.model.save, scorer.report)
         callback = KvtCallback(listener, p.started, stop=self.stop, batch_interval=self.batch_interval,
                                score=scorer.score)
+        if not self.stop.is_set():
+            scorer.warm_up(p.model)
         fit_start = time.perf_counter()
         if not self.stop.is_set():  # asked while the data loaded or the model was built: no step at all
             # No validation_data: the callback scores finished epochs itself (kvt_models.train.evaluation).
