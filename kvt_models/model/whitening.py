@@ -25,14 +25,14 @@ def patch_whitening_kernel(images: np.ndarray, filters: int, *, size: int = 3, e
     pick = np.sort(rng.choice(len(images), size=min(samples, len(images)), replace=False))
     c = images.shape[-1]
     dim = size * size * c
-    # The covariance, summed over chunks of images: all 5,000 images' patches at once would be ~490 MB.
+    # The covariance, summed over chunks of images: 5,000 images' patches at once would be ~490 MB.
     total, outer, count = np.zeros(dim), np.zeros((dim, dim)), 0
     for start in range(0, len(pick), 250):
         x = images[pick[start:start + 250]].astype(np.float32) / 255.0
         windows = np.lib.stride_tricks.sliding_window_view(x, (size, size), axis=(1, 2))  # n, h', w', c, dy, dx
-        patches = windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, dim).astype(np.float64)  # (dy, dx, c): kernel order
-        total += patches.sum(axis=0)
-        outer += patches.T @ patches
+        patches = windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, dim)  # (dy, dx, c): the kernel's order
+        total += patches.sum(axis=0, dtype=np.float64)
+        outer += (patches.T @ patches).astype(np.float64)
         count += len(patches)
     mean = total / count
     covariance = outer / count - np.outer(mean, mean)

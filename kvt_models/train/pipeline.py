@@ -27,6 +27,9 @@ import numpy as np
 
 from kvt_models.backend import runtime
 
+PARALLEL = 2  # tf.data map calls at once, fixed (no autotuning: see _options)
+PREFETCH = 2  # batches made ahead of the train step
+
 
 def make_dataset(
     x: np.ndarray,
@@ -58,7 +61,6 @@ def _tf_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int, *, num_cla
     from kvt_models.backend.tfenv import import_tf
 
     tf = import_tf()
-    AUTOTUNE = tf.data.AUTOTUNE
     # What is shuffled and batched is the indices; each batch is then gathered
     # from the NumPy arrays (tf.numpy_function), so TensorFlow never holds a copy
     # of the images. Measured on CIFAR-10's 50,000 training images (150 MB):
@@ -77,20 +79,36 @@ def _tf_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int, *, num_cla
         # tf.numpy_function stalled the process for ~30 s in about one epoch in
         # three (issue 19; docs/performance.md).
         ds = ds.repeat()
-    ds = ds.map(_gatherer(tf, x, labels), num_parallel_calls=AUTOTUNE)
+    ds = ds.map(_gatherer(tf, x, labels), num_parallel_calls=PARALLEL)
     if augment and y is not None:
-        ds = ds.map(_tf_augment_batch(tf, shift, seed), num_parallel_calls=AUTOTUNE)
+        ds = ds.map(_tf_augment_batch(tf, shift, seed), num_parallel_calls=PARALLEL)
 
     def scale(images):
         return tf.cast(images, tf.float32) / 255.0
 
     if y is None:
-        return ds.map(scale, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+        return ds.map(scale, num_parallel_calls=PARALLEL).prefetch(PREFETCH).with_options(_options(tf))
 
     def to_xy(images, labels):
         return scale(images), tf.one_hot(labels, num_classes)
 
-    return ds.map(to_xy, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+    return ds.map(to_xy, num_parallel_calls=PARALLEL).prefetch(PREFETCH).with_options(_options(tf))
+
+
+def _options(tf: Any) -> Any:
+    """No tf.data autotuning: its model thread is what an iterator's destructor waited on for up to ~60 s.
+
+    py-spy during such a stall (issue 19) had the main thread in
+    ``IteratorResource::~IteratorResource`` -> ``~LogicalThreadWrapper`` ->
+    ``WaitForNotification``: the root iterator joining a thread of its own,
+    the autotuner's, which sleeps between optimization rounds (periods that
+    grow to 60 s). With autotuning off there is no such thread; the fixed
+    parallelism below keeps two batches in flight, enough for a gather that
+    takes microseconds next to a train step's tens of milliseconds.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return options
 
 
 def _gatherer(tf: Any, x: np.ndarray, y: np.ndarray | None) -> Any:

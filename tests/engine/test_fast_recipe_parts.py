@@ -1,4 +1,4 @@
-"""The first conv's whitening init: its filters decorrelate the training patches and scale them to unit variance."""
+"""The fast recipe's parts: the first conv's whitening init, and a schedule in steps that suits small data too."""
 
 from __future__ import annotations
 
@@ -35,3 +35,12 @@ def test_the_fast_recipes_warm_up_is_a_share_of_the_run_in_steps():
     assert fast.warmup_steps(4 * 32) == round(fast.warmup * 128)
     assert fast.warmup_steps(4 * 782) == round(fast.warmup * 3128)
     assert fast.warmup_steps(1) == 0 and fast.warmup_steps(2) <= 1  # never more than half of a tiny run
+
+
+def test_a_short_run_peaks_at_a_lower_learning_rate():
+    from kvt_models.settings.recipes import get_recipe
+
+    fast = get_recipe("fast")
+    assert fast.peak_lr(0.2, 4 * 782) == 0.2  # the full CIFAR-10: the recipe's own
+    assert fast.peak_lr(0.2, 4 * 32) == 0.2 * 128 / fast.full_lr_steps  # 2,000 images
+    assert get_recipe("seed-2018").peak_lr(0.01, 10) == 0.01
