@@ -46,4 +46,4 @@ def test_fast_recipe_reaches_77_percent_in_4_epochs_without_a_stalled_epoch(tmp_
     assert accuracy >= 0.77, f"test accuracy {accuracy:.4f} after 4 epochs"
     # No stall: the slowest epoch within 15% of the median one (issue 19; a stall added ~30 s to a ~55-s epoch).
     assert max(seconds) <= 1.15 * statistics.median(seconds), seconds
-    assert peak <= 1250, f"peak RSS {peak} MB"
+    assert peak <= 1229, f"peak RSS {peak} MiB"  # 1.2 GiB: what the index-gather pipeline gave (docs/performance.md)
