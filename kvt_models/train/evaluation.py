@@ -79,33 +79,45 @@ class EpochScorer:
         self.label_smoothing = label_smoothing
         self.flip = flip
         self.latest: Evaluation | None = None  # the report of the last epoch scored
-        self._batches: list[Any] = []  # the test split's input pipelines, plain (and mirrored), made once
         self._heads: dict[int, Any] = {}  # id(model) -> its logits model, made once per model
-
-    def _inputs(self) -> list[Any]:
-        if not self._batches:
-            from kvt_models.train.pipeline import make_dataset
-
-            self._batches = [make_dataset(self.x, None, self.batch_size)]
-            if self.flip:
-                mirrored = np.ascontiguousarray(self.x[:, :, ::-1])
-                self._batches.append(make_dataset(mirrored, None, self.batch_size))
-        return self._batches
 
     def score(self, model: Any) -> tuple[float, float]:
         """``(val_loss, val_accuracy)`` of ``model`` now; its report becomes :attr:`latest`."""
-        batches = self._inputs()
         head = self._head(model)
-        log_probs = log_softmax(np.asarray(head.predict(batches[0], verbose=0)))
+        log_probs = log_softmax(self._logits(head, mirrored=False))
         val_loss = crossentropy(self.y, log_probs, self.label_smoothing)
         val_accuracy = float(np.mean(log_probs.argmax(axis=1) == self.y))
         if self.flip:
-            probs = np.exp(log_probs) + np.exp(log_softmax(np.asarray(head.predict(batches[1], verbose=0))))
+            probs = np.exp(log_probs) + np.exp(log_softmax(self._logits(head, mirrored=True)))
             predicted = probs.argmax(axis=1)
         else:
             predicted = log_probs.argmax(axis=1)
         self.latest = evaluate_predictions(self.y, predicted, self.class_names)
         return val_loss, val_accuracy
+
+    def _logits(self, head: Any, *, mirrored: bool) -> np.ndarray:
+        """The logits of the test split (or of its mirror images), batch by batch from NumPy.
+
+        Not ``predict`` on a tf.data pipeline: that builds an iterator per call and
+        drops it at the end, and dropping tf.data iterators whose threads run
+        ``tf.numpy_function`` is what stalled epochs for ~30 s (issue 19).
+        """
+        out = []
+        for start in range(0, len(self.x), self.batch_size):
+            images = self.x[start:start + self.batch_size]
+            if mirrored:
+                images = images[:, :, ::-1]
+            batch = images.astype(np.float32) / 255.0
+            if len(batch) < self.batch_size:
+                # Padded to the full batch: one traced shape, not a second trace (seconds) for the last batch.
+                batch = np.concatenate([batch, np.zeros((self.batch_size - len(batch), *batch.shape[1:]), np.float32)])
+            out.append(np.asarray(head.predict_on_batch(batch))[:len(images)])
+        return np.concatenate(out)
+
+    def warm_up(self, model: Any) -> None:
+        """Trace the prediction of ``model`` now (one batch), so that the first epoch's time holds no tracing of it."""
+        if len(self.x):
+            self._head(model).predict_on_batch(np.zeros((self.batch_size, *self.x.shape[1:]), np.float32))
 
     def _head(self, model: Any) -> Any:
         if id(model) not in self._heads:

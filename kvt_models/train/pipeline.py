@@ -27,6 +27,9 @@ import numpy as np
 
 from kvt_models.backend import runtime
 
+PARALLEL = 2  # tf.data map calls at once, fixed (no autotuning: see _options)
+PREFETCH = 2  # batches made ahead of the train step
+
 
 def make_dataset(
     x: np.ndarray,
@@ -38,21 +41,26 @@ def make_dataset(
     augment: bool = False,
     shift: int = 4,
     seed: int | None = None,
+    repeat: bool = False,
 ) -> Any:
-    """Batches of (float images, one-hot labels), or images alone, for this process's runtime."""
+    """Batches of (float images, one-hot labels), or images alone, for this process's runtime.
+
+    ``repeat``: on TensorFlow, the epochs follow one another without end (each
+    reshuffled), for ``fit(steps_per_epoch=...)`` to keep one iterator for the
+    whole run; the PyDataset is endless already (Keras calls its ``on_epoch_end``).
+    """
     if runtime.tf_engine():
         return _tf_dataset(x, y, batch_size, num_classes=num_classes, shuffle=shuffle, augment=augment, shift=shift,
-                           seed=seed)
+                           seed=seed, repeat=repeat)
     return _py_dataset_class()(x, y, batch_size, num_classes=num_classes, shuffle=shuffle, augment=augment,
                                shift=shift, seed=seed)
 
 
 def _tf_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int, *, num_classes: int | None, shuffle: bool,
-                augment: bool, shift: int, seed: int | None) -> Any:
+                augment: bool, shift: int, seed: int | None, repeat: bool = False) -> Any:
     from kvt_models.backend.tfenv import import_tf
 
     tf = import_tf()
-    AUTOTUNE = tf.data.AUTOTUNE
     # What is shuffled and batched is the indices; each batch is then gathered
     # from the NumPy arrays (tf.numpy_function), so TensorFlow never holds a copy
     # of the images. Measured on CIFAR-10's 50,000 training images (150 MB):
@@ -64,20 +72,43 @@ def _tf_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int, *, num_cla
     if shuffle:
         # A full shuffle of the whole split, reshuffled each epoch, seeded.
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(_gatherer(tf, x, labels), num_parallel_calls=AUTOTUNE)
+    ds = ds.batch(batch_size)
+    if repeat:
+        # One endless iterator for the whole fit: Keras otherwise drops the epoch's
+        # iterator and builds a new one, and dropping one whose threads run
+        # tf.numpy_function stalled the process for ~30 s in about one epoch in
+        # three (issue 19; docs/performance.md).
+        ds = ds.repeat()
+    ds = ds.map(_gatherer(tf, x, labels), num_parallel_calls=PARALLEL)
     if augment and y is not None:
-        ds = ds.map(_tf_augment_batch(tf, shift, seed), num_parallel_calls=AUTOTUNE)
+        ds = ds.map(_tf_augment_batch(tf, shift, seed), num_parallel_calls=PARALLEL)
 
     def scale(images):
         return tf.cast(images, tf.float32) / 255.0
 
     if y is None:
-        return ds.map(scale, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+        return ds.map(scale, num_parallel_calls=PARALLEL).prefetch(PREFETCH).with_options(_options(tf))
 
     def to_xy(images, labels):
         return scale(images), tf.one_hot(labels, num_classes)
 
-    return ds.map(to_xy, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+    return ds.map(to_xy, num_parallel_calls=PARALLEL).prefetch(PREFETCH).with_options(_options(tf))
+
+
+def _options(tf: Any) -> Any:
+    """No tf.data autotuning: its model thread is what an iterator's destructor waited on for up to ~60 s.
+
+    py-spy during such a stall (issue 19) had the main thread in
+    ``IteratorResource::~IteratorResource`` -> ``~LogicalThreadWrapper`` ->
+    ``WaitForNotification``: the root iterator joining a thread of its own,
+    the autotuner's, which sleeps between optimization rounds (periods that
+    grow to 60 s). With autotuning off there is no such thread; the fixed
+    parallelism below keeps two batches in flight, enough for a gather that
+    takes microseconds next to a train step's tens of milliseconds.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return options
 
 
 def _gatherer(tf: Any, x: np.ndarray, y: np.ndarray | None) -> Any:

@@ -79,6 +79,7 @@ def build_compiled_model(cfg: RunConfig, num_classes: int, steps_per_epoch: int)
     recipe = get_recipe(cfg.recipe)
     with runtime.strategy_scope(), precision.building_in(keras, precision.resolve(cfg.precision, cfg.backend)):
         model = build_minivggnet(cfg.framework, cfg.activation, num_classes=num_classes)
+        recipe.prepare_model(model)
         model.compile(
             optimizer=recipe.make_optimizer(keras, cfg.lr, cfg.epochs, steps_per_epoch),
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
@@ -184,6 +185,7 @@ class _Run:
         steps = math.ceil(len(data.x_train) / cfg.batch_size)
         if opened.checkpoint is not None:
             model = _load_checkpoint(opened.checkpoint, steps * opened.done)
+            get_recipe(cfg.recipe).prepare_optimizer(model.optimizer)
             if model.output_shape[-1] != data.num_classes:
                 raise KvtError(
                     f"cannot resume {opened.checkpoint.parent}: the model has {model.output_shape[-1]} classes "
@@ -191,6 +193,10 @@ class _Run:
                 )
         else:
             model = build_compiled_model(cfg, data.num_classes, steps)
+            if get_recipe(cfg.recipe).whiten:
+                from kvt_models.model.whitening import whiten_first_conv
+
+                whiten_first_conv(model, data.x_train, seed=cfg.seed)
         params = int(model.count_params())
         versions = runtime.versions()
         recorder = self.recorder = opened.take_folder({
@@ -221,7 +227,7 @@ class _Run:
         recipe = get_recipe(cfg.recipe)
         train_ds = make_dataset(
             data.x_train, data.y_train, cfg.batch_size, num_classes=data.num_classes,
-            shuffle=True, augment=recipe.augment, shift=recipe.shift, seed=cfg.seed + opened.done,
+            shuffle=True, augment=recipe.augment, shift=recipe.shift, seed=cfg.seed + opened.done, repeat=True,
         )
         return _Prepared(cfg, data, model, recorder, started, train_ds)
 
@@ -242,12 +248,16 @@ class _Run:
         listener = p.recorder.recording(listener, p.model.save, scorer.report)
         callback = KvtCallback(listener, p.started, stop=self.stop, batch_interval=self.batch_interval,
                                score=scorer.score)
+        if not self.stop.is_set():
+            scorer.warm_up(p.model)
         fit_start = time.perf_counter()
         if not self.stop.is_set():  # asked while the data loaded or the model was built: no step at all
             # No validation_data: the callback scores finished epochs itself (kvt_models.train.evaluation).
-            # shuffle=False: the input pipeline already reshuffles every epoch.
+            # shuffle=False: the input pipeline already reshuffles every epoch. On TensorFlow
+            # it is endless, so steps_per_epoch: fit keeps one iterator for the run (pipeline.py).
+            steps = p.started.steps_per_epoch if runtime.tf_engine() else None
             p.model.fit(p.train_ds, epochs=p.cfg.epochs, initial_epoch=p.started.initial_epoch,
-                        verbose=0, callbacks=[callback], shuffle=False)
+                        steps_per_epoch=steps, verbose=0, callbacks=[callback], shuffle=False)
         fit_seconds = time.perf_counter() - fit_start
         if callback.non_finite:
             raise TrainingDiverged(

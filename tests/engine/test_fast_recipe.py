@@ -1,13 +1,18 @@
-"""The fast recipe's promise, on the full CIFAR-10: 75% test accuracy in 5 epochs, under 1.5 GB.
+"""The fast recipe on the full CIFAR-10: 76% test accuracy in its 4 epochs, no stalled epoch, small memory.
 
-Slow (about 5-10 minutes on 2 cores): run with ``python -m pytest -m slow tests/test_fast_recipe.py``.
-It runs the very command of issue 10 and reads what it printed and wrote.
+76% is what the v2 recipe reaches at seed 1 (76.56%, docs/recipes.md); issue 19 aims for 77% on every
+seed, which it does not reach yet. The test guards what is reached, so that a change that loses it fails.
+
+Slow (about 5 minutes on 2 cores): run with ``python -m pytest -m slow tests/engine/test_fast_recipe.py``.
+It runs the very command of issue 19 (seed 1) and reads what it printed and wrote.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import re
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +24,7 @@ ARCHIVE = Path(__file__).resolve().parents[3] / "shared" / "data" / "cifar10-jpe
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
-def test_fast_recipe_reaches_75_percent_in_5_epochs_under_1_5_gb(tmp_path: Path) -> None:
+def test_fast_recipe_reaches_76_percent_in_4_epochs_without_a_stalled_epoch(tmp_path: Path) -> None:
     if not ARCHIVE.is_file():
         pytest.skip(f"needs the full CIFAR-10 archive at {ARCHIVE}")
     code = (
@@ -30,13 +35,18 @@ def test_fast_recipe_reaches_75_percent_in_5_epochs_under_1_5_gb(tmp_path: Path)
         "sys.exit(rc)\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code, "--recipe", "fast", "--data", str(ARCHIVE), "--epochs", "5", "--seed", "1",
+        [sys.executable, "-c", code, "--recipe", "fast", "--data", str(ARCHIVE), "--seed", "1",
          "--runs-dir", str(tmp_path)],
         capture_output=True, text=True,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     (report,) = tmp_path.glob("*/report.json")
     accuracy = json.loads(report.read_text())["report"]["accuracy"]
+    with open(report.parent / "history.csv", newline="") as fh:
+        seconds = [float(row["seconds"]) for row in csv.DictReader(fh)]
     peak = int(re.search(r"peak-rss-mb (\d+)", done.stdout).group(1))
-    assert accuracy >= 0.75, f"test accuracy {accuracy:.4f} after 5 epochs"
-    assert peak <= 1536, f"peak RSS {peak} MB"
+    assert len(seconds) == 4, seconds  # the recipe's own epochs
+    assert accuracy >= 0.76, f"test accuracy {accuracy:.4f} after 4 epochs"
+    # No stall: the slowest epoch within 15% of the median one (issue 19; a stall added ~30 s to a ~55-s epoch).
+    assert max(seconds) <= 1.15 * statistics.median(seconds), seconds
+    assert peak <= 1229, f"peak RSS {peak} MiB"  # 1.2 GiB: what the index-gather pipeline gave (docs/performance.md)

@@ -1,8 +1,9 @@
 """A stop ends the run at the next batch, and the report describes the model that is saved.
 
-Real training on the bundled sample, in this process. Keras's ``predict`` and
-``evaluate`` are spied on (and still run) to tell when the test split is gone
-through: never after a stop request.
+Real training on the bundled sample, in this process. The scorer's passes over
+the test split and Keras's ``predict``, ``predict_on_batch`` and ``evaluate``
+are spied on (and still run) to tell when the test split is gone through:
+never after a stop request.
 """
 
 from __future__ import annotations
@@ -25,14 +26,44 @@ STEPS = 10
 
 @pytest.fixture
 def passes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every pass over a dataset that is not a train step (predict, evaluate), in order, as it starts."""
+    """Every pass over a dataset that is not a train step, in order, as it starts.
+
+    "score": the scorer's pass over the test split (its predict_on_batch calls
+    inside it); Keras's predict, predict_on_batch or evaluate outside one: its name.
+    The scorer's warm-up (one batch of zeros, traced before fit) is no pass.
+    """
+    from kvt_models.train.evaluation import EpochScorer
+
     keras = runtime.keras()
     seen: list[str] = []
-    for name in ("predict", "evaluate"):
+    scoring = [False]
+    original_score = EpochScorer.score
+
+    def score(self, *args, **kwargs):
+        seen.append("score")
+        scoring[0] = True
+        try:
+            return original_score(self, *args, **kwargs)
+        finally:
+            scoring[0] = False
+
+    monkeypatch.setattr(EpochScorer, "score", score)
+    original_warm_up = EpochScorer.warm_up
+
+    def warm_up(self, *args, **kwargs):
+        scoring[0] = True
+        try:
+            return original_warm_up(self, *args, **kwargs)
+        finally:
+            scoring[0] = False
+
+    monkeypatch.setattr(EpochScorer, "warm_up", warm_up)
+    for name in ("predict", "predict_on_batch", "evaluate"):
         original = getattr(keras.Model, name)
 
         def spy(self, *args, _name=name, _original=original, **kwargs):
-            seen.append(_name)
+            if not scoring[0]:
+                seen.append(_name)
             return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(keras.Model, name, spy)
@@ -56,7 +87,7 @@ def test_a_stop_mid_epoch_makes_no_test_pass_and_the_report_is_the_saved_epochs(
                    batch_interval=0.0)
 
     assert result.status == "stopped"
-    assert passes == ["predict"] and at_stop == [1]  # epoch 1 was scored; nothing went through the test set after
+    assert passes == ["score"] and at_stop == [1]  # epoch 1 was scored; nothing went through the test set after
     record = read_run(result.run_dir)
     assert record.epochs_done == 1 and record.report_epoch == 1 and result.report_epoch == 1
     # seed-2018 has no test-time augmentation: the report's accuracy is epoch 1's val_accuracy.
@@ -72,7 +103,7 @@ def test_a_stop_on_an_epochs_last_batch_keeps_that_epoch(tmp_path, passes):
 
     record = read_run(result.run_dir)
     assert result.status == "stopped" and record.epochs_done == 2 and record.report_epoch == 2
-    assert passes == ["predict", "predict"]  # epochs 1 and 2, each scored once, and no pass after
+    assert passes == ["score", "score"]  # epochs 1 and 2, each scored once, and no pass after
     assert record.message == "stopped after 2 of 5 epochs"
 
 

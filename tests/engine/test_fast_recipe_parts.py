@@ -1,0 +1,46 @@
+"""The fast recipe's parts: the first conv's whitening init, and a schedule in steps that suits small data too."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kvt_models.model.whitening import patch_whitening_kernel
+
+
+def _patches(images: np.ndarray) -> np.ndarray:
+    x = images.astype(np.float64) / 255.0
+    windows = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(1, 2))
+    patches = windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, 27)
+    return patches - patches.mean(axis=0)
+
+
+def test_the_kernel_whitens_the_patches_once_with_each_sign():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(300, 32, 32, 3)).astype(np.uint8)
+    images[..., 1] = images[..., 0] // 2 + images[..., 1] // 2  # correlated channels, as in photos
+    kernel = patch_whitening_kernel(images, 32, eps=0.0)
+    assert kernel.shape == (3, 3, 3, 32) and kernel.dtype == np.float32
+    out = _patches(images) @ kernel.reshape(27, 32).astype(np.float64)
+    covariance = np.cov(out[:, :16], rowvar=False)
+    np.testing.assert_allclose(covariance, np.eye(16), atol=2e-3)  # decorrelated, unit variance
+    np.testing.assert_allclose(kernel[..., 16:], -kernel[..., :16])  # both signs: the ReLU after it keeps both halves
+
+
+def test_the_fast_recipes_warm_up_is_a_share_of_the_run_in_steps():
+    from kvt_models.settings.recipes import get_recipe
+
+    fast = get_recipe("fast")
+    assert fast.epochs == 4
+    # 2,000 images (32 steps an epoch at batch 64) and 50,000 (782): the same share of the run.
+    assert fast.warmup_steps(4 * 32) == round(fast.warmup * 128)
+    assert fast.warmup_steps(4 * 782) == round(fast.warmup * 3128)
+    assert fast.warmup_steps(1) == 0 and fast.warmup_steps(2) <= 1  # never more than half of a tiny run
+
+
+def test_a_short_run_peaks_at_a_lower_learning_rate():
+    from kvt_models.settings.recipes import get_recipe
+
+    fast = get_recipe("fast")
+    assert fast.peak_lr(0.2, 4 * 782) == 0.2  # the full CIFAR-10: the recipe's own
+    assert fast.peak_lr(0.2, 4 * 32) == 0.2 * 128 / fast.full_lr_steps  # 2,000 images
+    assert get_recipe("seed-2018").peak_lr(0.01, 10) == 0.01
