@@ -51,6 +51,24 @@ def is_event_file(name: str) -> bool:
     return name.startswith(EVENT_FILE_PREFIX) and Path(name).name == name and "\0" not in name
 
 
+def _wait_for_a_later_name(run_dir: Path) -> None:
+    """Wait, if need be, until a new event file's name sorts after every one already in ``run_dir``.
+
+    TensorBoard reads a folder's event files in name order, and a name starts
+    with the second it was made in, then the host, the pid and a counter of
+    the process: a resume in the same second as the file before it (in one
+    process, the counter may go from 9 to 10) could sort before it and lose
+    its ``SessionLog.START``. A real resume comes seconds later: no wait.
+    """
+    try:
+        stamps = [int(p.name[len(EVENT_FILE_PREFIX):].split(".", 1)[0])
+                  for p in run_dir.iterdir() if is_event_file(p.name)]
+    except (OSError, ValueError):
+        return  # a folder that cannot be read fails where it is written, with its own line
+    if stamps and max(stamps) >= int(time.time()):
+        time.sleep(max(stamps) + 1 - time.time())
+
+
 def _tensorboard() -> tuple[Any, Any, Any]:
     """(EventFileWriter, event_pb2, summary_pb2), with TensorBoard's TensorFlow-free file system."""
     if "tensorboard.compat.tf" not in sys.modules:  # the lazy module, not yet resolved: choose the stub
@@ -89,6 +107,7 @@ class BoardWriter:
             writer_cls, event_pb2, summary_pb2 = _tensorboard()
             self._pb = (event_pb2, summary_pb2)
             self.steps = max(1, event.steps_per_epoch)
+            _wait_for_a_later_name(Path(event.run_dir))
             self.writer = writer_cls(event.run_dir, flush_secs=FLUSH_SECONDS)
             if event.initial_epoch:
                 start = event.initial_epoch * self.steps + 1

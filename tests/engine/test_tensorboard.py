@@ -35,7 +35,15 @@ def _epoch(epoch: int, acc: float) -> EpochEnded:
     return EpochEnded(epoch, 2, 2.0 - acc, acc, 2.1 - acc, acc - 0.05, 0.01 / epoch, 1.5, 1.2)
 
 
-def test_epochs_and_batches_are_scalars_and_a_resumed_run_continues_the_same_steps(tmp_path: Path) -> None:
+# TensorBoard names a file <second>.<host>.<pid>.<a counter of the process>, and reads a folder in name order:
+# when the counter goes from 9 to 10 between the two files, they sort the wrong way round unless their seconds differ.
+@pytest.mark.parametrize("counter_crosses_ten", [False, True])
+def test_epochs_and_batches_are_scalars_and_a_resumed_run_continues_the_same_steps(tmp_path: Path,
+                                                                                    counter_crosses_ten: bool) -> None:
+    from tensorboard.summary.writer import event_file_writer
+
+    while counter_crosses_ten and event_file_writer._global_uid.get() % 10 != 8:
+        pass  # each get() counts one file: the next two are ...9 and ...10
     heard = []
     board = BoardWriter(heard.append)
     board(_started(tmp_path))
