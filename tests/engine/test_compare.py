@@ -100,6 +100,7 @@ def test_seed_lists():
             parse_seeds(bad)
 
 
+@pytest.mark.long
 def test_a_comparison_runs_then_reuses_its_runs_and_reproduces_the_numbers(tmp_path):
     base = RunConfig(seed=0, **{**TINY, "epochs": 1})
     variants = [("keras", "relu"), ("tensorflow", "crelu")]

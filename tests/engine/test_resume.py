@@ -38,6 +38,7 @@ def _wait_for(proc: subprocess.Popen, needle: str, timeout: float = 240) -> list
     raise AssertionError("child ended before " + needle + ":\n" + "".join(lines))
 
 
+@pytest.mark.long
 def test_kill_9_during_epoch_3_of_4_then_resume_gives_epochs_1_to_4_once(tmp_path):
     runs = tmp_path / "runs"
     proc = _start("--data", "sample", "--train-limit", "320", "--test-limit", "50", "--epochs", "4",

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
+import pytest
 from runfactory import TRAINING_TIMEOUT, FakeEngine, spying
 from textual.widgets import Button, Select, Static
 from tui_support import SIZE, choose, ready, record_notifications, type_into
@@ -39,6 +40,7 @@ def watch_batches(seen: threading.Event) -> Callable[..., Any]:
 
 
 # -- the main scenario ---------------------------------------------------------------
+@pytest.mark.long
 async def test_train_one_epoch_with_keyboard_then_export(tmp_path: Path, screen_text: Callable[[Any], str]) -> None:
     runs_dir = tmp_path / "runs"
     app = create_app(data="sample", runs_dir=runs_dir)

@@ -36,6 +36,7 @@ def _flag_refusal(option: options.Option, text: str) -> str:
     return str(refused.value)
 
 
+@pytest.mark.long
 async def test_typed_values_are_refused_and_accepted_as_kvt_train_would(tmp_path: Path) -> None:
     app = create_app(data="sample", runs_dir=tmp_path / "runs")
     async with app.run_test(size=SIZE) as pilot:
