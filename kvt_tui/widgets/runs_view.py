@@ -38,6 +38,20 @@ STATUS_STYLE = {"finished": "green", "stopped": "yellow", "failed": "red", "runn
 MARK = "●"
 
 
+class FilterBox(Input):
+    """The runs filter: focused only by ``/``, so that the digit keys still switch tabs from the runs view.
+
+    A focusable box in the runs pane took the focus whenever the table gave
+    it up (a digit key's tab switch), and then took the digits as text.
+    """
+
+    def on_mount(self) -> None:
+        self.can_focus = False
+
+    def on_blur(self) -> None:
+        self.can_focus = False
+
+
 class RunsView(Vertical):
     """A DataTable of runs: mark, status, framework + activation, epochs done/total, val acc, backend."""
 
@@ -93,7 +107,7 @@ class RunsView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-summary", markup=False)
-        yield Input(placeholder="/ filter: id, variant, note, tags, data", id="runs-filter")
+        yield FilterBox(placeholder="/ filter: id, variant, note, tags, data", id="runs-filter")
         table: DataTable = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         table.add_column(" ", key="mark")
         table.add_column("status", key="status")
@@ -229,7 +243,9 @@ class RunsView(Vertical):
             self.post_message(self.EditNotes(info.path))
 
     def action_filter(self) -> None:
-        self.query_one("#runs-filter", Input).focus()
+        box = self.query_one("#runs-filter", Input)
+        box.can_focus = True
+        box.focus()
 
     def action_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
@@ -244,4 +260,5 @@ class RunsView(Vertical):
     @on(Input.Submitted, "#runs-filter")
     def _filter_done(self, event: Input.Submitted) -> None:
         event.stop()
+        event.input.can_focus = False
         self.table.focus()

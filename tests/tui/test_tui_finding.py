@@ -87,3 +87,24 @@ async def test_marked_runs_show_the_settings_that_differ_and_e_exports_the_bundl
         assert dest is not None
         assert {p.name for p in dest.iterdir()} >= {"report.md", "table.tex", "overlay.png", "comparison.json"}
         assert "| epochs | 2 | 3 |" in (dest / "report.md").read_text()
+
+
+async def test_digit_keys_switch_tabs_from_the_runs_view_and_only_slash_opens_the_filter(tmp_path: Path) -> None:
+    runs_dir = tmp_path / "runs"
+    _run(runs_dir, "relu", 1, [0.4])
+    app = create_app(data="sample", runs_dir=runs_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        main = app.main_screen
+        for key, tab in (("4", "runs"), ("1", "live"), ("4", "runs"), ("2", "report"), ("4", "runs")):
+            await pilot.press(key)
+            await pilot.pause()
+            assert main.views.active == tab, f"after {key}"
+        box = main.query_one("#runs-filter", Input)
+        assert box.value == ""  # no digit went into the filter
+        await pilot.press("slash", "r", "e", "l", "u", "enter")
+        await pilot.pause()
+        assert box.value == "relu" and app.focused is main.query_one("#runs-table")
+        await pilot.press("1")
+        await pilot.pause()
+        assert main.views.active == "live" and box.value == "relu"
