@@ -74,6 +74,12 @@ def bell_app(tmp_path: Path, engine: Any, *, bell: bool = True) -> BellApp:
     return BellApp(RunConfig(data="sample"), tmp_path / "runs", train_fn=engine, bell=bell)
 
 
+async def train_until_sampled(pilot: Any, engine: ScriptedEngine) -> None:
+    """``t``, then wait until the scripted run has sent its first figures."""
+    await pilot.press("t")
+    assert await asyncio.to_thread(engine.sampled.wait, 30)
+
+
 async def test_the_figures_reach_the_live_view_and_the_strip_and_change_then_the_end_rings(tmp_path: Path) -> None:
     engine = ScriptedEngine()
     app = bell_app(tmp_path, engine)
@@ -83,8 +89,7 @@ async def test_the_figures_reach_the_live_view_and_the_strip_and_change_then_the
         panel = app.screen.query_one("#system-panel", SystemPanel)
         strip = app.screen.query_one("#progress-system", Static)
         assert not panel.display and not strip.display  # nothing measured yet
-        await pilot.press("t")
-        assert await asyncio.to_thread(engine.sampled.wait, 30)
+        await train_until_sampled(pilot, engine)
         await pilot.pause()
         text = str(panel.render())
         assert "1.4 of 2 cores (70%)" in text and "machine 95%" in text and "others 0.5 cores" in text
@@ -108,8 +113,7 @@ async def test_a_run_that_dies_rings_and_a_stop_asked_for_does_not(tmp_path: Pat
     app = bell_app(tmp_path, dying)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        await pilot.press("t")
-        assert await asyncio.to_thread(dying.sampled.wait, 30)
+        await train_until_sampled(pilot, dying)
         dying.go.set()
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -117,8 +121,7 @@ async def test_a_run_that_dies_rings_and_a_stop_asked_for_does_not(tmp_path: Pat
         # A run the user stops (s) ends as asked: no bell.
         stopped = ScriptedEngine()
         app.main_screen.runner.train_fn = stopped
-        await pilot.press("t")
-        assert await asyncio.to_thread(stopped.sampled.wait, 30)
+        await train_until_sampled(pilot, stopped)
         await pilot.press("s")
         stopped.go.set()
         await app.workers.wait_for_complete()
@@ -139,8 +142,7 @@ async def test_the_bell_setting_turns_off_the_bell_and_the_end_notice(tmp_path: 
         await pilot.pause()
         assert not box.value and not app.main_screen.runner.bell
         app.set_focus(None)
-        await pilot.press("t")
-        assert await asyncio.to_thread(engine.sampled.wait, 30)
+        await train_until_sampled(pilot, engine)
         engine.go.set()
         await app.workers.wait_for_complete()
         await pilot.pause()
