@@ -188,7 +188,7 @@ async def replay(minutes: float, keys: int, epoch_seconds: float, size: tuple[in
     variants, seeds = [Variant("keras", "relu"), Variant("tensorflow", "crelu")], [1, 2, 3]
     epochs = max(1, math.ceil(duration / (len(variants) * len(seeds) * epoch_seconds)))
     with tempfile.TemporaryDirectory() as tmp:
-        app = TimedApp(RunConfig(data="sample", epochs=epochs), Path(tmp) / "runs", train_fn=engine)
+        app = TimedApp(RunConfig(data="sample", epochs=epochs), Path(tmp) / "runs", train_fn=engine, idle_gc=True)
         async with app.run_test(size=size) as pilot:
             await app.main_screen.ui_ready.wait()
             await pilot.pause()

@@ -17,7 +17,7 @@ import signal
 from pathlib import Path
 from typing import Iterable
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -26,7 +26,8 @@ from textual.worker import Worker, WorkerState
 from kvt_models.errors import KvtError
 from kvt_models.settings.config import RunConfig
 
-from . import jobs
+from . import jobs, textual_leaks
+from .heap import IdleCollector
 from .messages import ExportDone
 from .screens.main import MainScreen, TrainFn
 
@@ -57,17 +58,31 @@ class KvtApp(App[None]):
         log_path: str = "",
         train_fn: TrainFn | None = None,
         bell: bool = True,
+        idle_gc: bool = False,
     ) -> None:
+        textual_leaks.install()  # before the first frame: each widget's lines are freed with it
         super().__init__()
         self.initial = initial
         self.runs_dir = runs_dir
         self.bell_when_done = bell
         self.log_path = log_path or "(not logging: started without kvt-tui's main)"
         self.train_fn = train_fn
+        # kvt-tui's own app only (kvt_tui.heap): full collections between keys
+        self.idle_gc: IdleCollector | None = IdleCollector(self) if idle_gc else None
 
     def get_default_screen(self) -> MainScreen:
         self.main_screen = MainScreen(self.initial, self.runs_dir, train_fn=self.train_fn, bell=self.bell_when_done)
         return self.main_screen
+
+    def main_screen_built(self) -> None:
+        """The main screen's form and tabs are up: what lives as long as the app is built."""
+        if self.idle_gc is not None:
+            self.idle_gc.start()
+
+    async def on_event(self, event: events.Event) -> None:
+        if self.idle_gc is not None and isinstance(event, (events.Key, events.MouseEvent)):
+            self.idle_gc.input_seen()
+        await super().on_event(event)
 
     def on_mount(self) -> None:
         if self.is_headless:

@@ -66,11 +66,13 @@ def create_app(
     log_path: str = "",
     train_fn: Callable[..., object] | None = None,
     bell: bool = True,
+    idle_gc: bool = False,
 ) -> KvtApp:
     """The app, preselected with the CLI options. Used by main(), the tests and bench/endurance.py.
 
     ``train_limit`` / ``test_limit`` fill the form's limit fields (None: empty, every image). ``bell``:
-    ring and notify when a run or a queue ends (``--bell``, the form's checkbox).
+    ring and notify when a run or a queue ends (``--bell``, the form's checkbox). ``idle_gc``: the garbage
+    collector tuned for a long-lived app (:mod:`kvt_tui.heap`), which ``kvt-tui`` itself uses.
     """
     from kvt_tui.app import KvtApp  # Textual: imported when an app is made, not for --help or a usage error
 
@@ -79,7 +81,7 @@ def create_app(
         train_limit=train_limit, test_limit=test_limit,
     )
     root = Path(runs_dir).expanduser() if runs_dir is not None else default_runs_dir()
-    return KvtApp(initial, root, log_path=log_path, train_fn=train_fn, bell=bell)
+    return KvtApp(initial, root, log_path=log_path, train_fn=train_fn, bell=bell, idle_gc=idle_gc)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             epochs=args.epochs,
             log_path=log_path,
             bell=args.bell == "on",
+            idle_gc=True,
         )
         app.run()
     finally:

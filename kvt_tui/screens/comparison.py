@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Static
 
 from kvt_models.compare.stats import mean_std
 from kvt_models.compare.summary import Comparison, PairSummary, VariantSummary
@@ -26,6 +26,9 @@ from kvt_models.store.runs import read_json
 
 from ..widgets.compare_curves import CompareCurves
 from ..widgets.difference_curves import DifferenceCurves
+from ..widgets.footer import KvtFooter
+from ..widgets.header import KvtHeader
+from ..widgets.table import KvtTable
 
 # The variants' headers are kvt-train compare's (VARIANT_COLUMNS); it prints the pairs as sentences.
 # "need": the seeds per variant a fixed-seed comparison needs to detect the min effect (80% power).
@@ -67,7 +70,7 @@ class CompareScreen(Screen[None]):
         comparison = self.comparison
         seeds = comparison.settings.get("seeds") or []
         epochs = comparison.settings.get("epochs", "?")
-        yield Header()
+        yield KvtHeader()
         yield Static(
             f"Comparison · {len(comparison.variants)} variants · seeds {', '.join(map(str, seeds)) or '?'}"
             f" · data {comparison.settings.get('data', '?')} · {epochs} epoch{'' if epochs == 1 else 's'}",
@@ -81,15 +84,15 @@ class CompareScreen(Screen[None]):
         yield Static(differing_line(configs, leave_out=("framework", "activation", "backend", "seed")),
                      id="compare-settings", markup=False)
         with Vertical(id="compare-tables"):
-            yield DataTable(id="compare-stats", cursor_type="none", zebra_stripes=True)
-            yield DataTable(id="compare-pairs", cursor_type="none", zebra_stripes=True)
+            yield KvtTable(id="compare-stats", cursor_type="none", zebra_stripes=True)
+            yield KvtTable(id="compare-pairs", cursor_type="none", zebra_stripes=True)
         with Horizontal(id="compare-plots"):
             yield CompareCurves(
                 {v.variant: list(v.curves.get("val_accuracy_mean", [])) for v in comparison.variants},
                 id="compare-curves",
             )
             yield DifferenceCurves(comparison.per_epoch.pairs, id="compare-difference")
-        yield Footer()
+        yield KvtFooter()
 
     def on_mount(self) -> None:
         self.sub_title = str(self.folder) if self.folder else ""

@@ -24,7 +24,7 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Footer, Header, Input, Select, Static
+from textual.widgets import Button, Checkbox, Input, Select, Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from kvt_models.errors import KvtError
@@ -32,6 +32,7 @@ from kvt_models.settings.config import RunConfig
 
 from .. import jobs
 from ..widgets.footer import KvtFooter
+from ..widgets.header import KvtHeader
 from .run_control import LiveViews, RunController, TrainFn
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from ..widgets.config_form import ConfigForm
     from ..widgets.model_view import ModelView
     from ..widgets.runs_view import RunsView
+    from .run import RunScreen
 
 # The actions of the bindings below (Screen has a few of its own, left alone).
 KEY_ACTIONS = frozenset({"train", "stop", "export", "runs", "model", "compare", "run_compare", "show_tab", "leave_field"})
@@ -79,6 +81,7 @@ class MainScreen(Screen[None]):
         self.runner = RunController(runs_dir, train_fn=train_fn, on_change=self._sync_controls, bell=bell, id="runner")
         self._train_pending = False  # t was pressed before the form was mounted
         self.ui_ready = asyncio.Event()  # set once the form and tabs are mounted
+        self._run_screen: RunScreen | None = None  # made on the first Enter on a run, then reused
 
     # The widgets, once _build_ui has mounted them.
     @property
@@ -106,7 +109,7 @@ class MainScreen(Screen[None]):
         # The first frame is only this skeleton: Textual itself needs ~0.3 s
         # to import, and composing the whole form and tabs (~120 widgets, six
         # Selects) takes as long again. The rest is mounted by _build_ui.
-        yield Header()
+        yield KvtHeader()
         with Horizontal(id="main"):
             yield Static("Configuration\n\nloading…", id="splash")
         yield KvtFooter()
@@ -149,11 +152,12 @@ class MainScreen(Screen[None]):
         main = self.query_one("#main")
         await main.query_one("#splash").remove()
         await main.mount(ConfigForm(self.initial, bell=self.runner.bell, id="config"), live.tabs)
-        await self.mount(live.progress, before=self.query_one(Footer))
+        await self.mount(live.progress, before=self.query_one(KvtFooter))
         self.runner.attach(live)
         self.ui_ready.set()
         self._sync_controls()
         self.query_one("#framework").focus()
+        self.app.main_screen_built()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # This screen's own worker (t during start-up); the runner and the model view report theirs.
@@ -367,7 +371,12 @@ class MainScreen(Screen[None]):
             if resume is not None:  # c on the run screen: it closes with the run to resume
                 self.resume_run(resume)
 
-        self.app.push_screen(RunScreen(record), closed)
+        if self._run_screen is None:  # one screen for every run opened, kept (installed) between opens
+            self._run_screen = RunScreen(record)
+            self.app.install_screen(self._run_screen, name="kvt-run")
+        else:
+            self._run_screen.show(record)
+        self.app.push_screen(self._run_screen, closed)
 
     def on_runs_view_resume_run(self, message: RunsView.ResumeRun) -> None:
         self.resume_run(message.path)

@@ -16,11 +16,13 @@ from pathlib import Path
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from kvt_models.backend.runtime import describe
 from kvt_models.store.runs import RunRecord
 
+from ..widgets.footer import KvtFooter
+from ..widgets.header import KvtHeader
 from ..widgets.history_view import HistoryView
 from ..widgets.report import ReportView
 
@@ -54,17 +56,33 @@ class RunScreen(Screen[Path | None]):
         self.record = record
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static(run_title(self.record), id="run-title", markup=False)
+        yield KvtHeader()
+        yield Static(id="run-title", markup=False)
         with TabbedContent(id="run-tabs"):
             with TabPane("Metrics (1)", id="run-metrics"):
                 yield HistoryView(table_id="run-metrics-table", curves_id="run-curves")
             with TabPane("Report (2)", id="run-report"):
                 yield ReportView(id="run-report-view")
-        yield Footer()
+        yield KvtFooter()
 
     def on_mount(self) -> None:
+        self._fill()
+
+    def show(self, record: RunRecord) -> None:
+        """Show another run: the main screen keeps one RunScreen and fills it again, not a new one per run.
+
+        A new screen per Enter composed, styled and laid out ~40 widgets and
+        drew a fresh plotext figure: most of the time from the key to the
+        screen (docs/live.md).
+        """
+        self.record = record
+        if self.is_mounted:
+            self._fill()
+
+    def _fill(self) -> None:
         record = self.record
+        self.query_one("#run-title", Static).update(run_title(record))
+        self.query_one(TabbedContent).active = "run-metrics"  # every run opens on its metrics, as a new screen did
         self.sub_title = str(record.path)
         self.query_one(HistoryView).set_history(record.history)
         accuracy = (record.report or {}).get("accuracy")
@@ -75,6 +93,7 @@ class RunScreen(Screen[Path | None]):
         if record.message:
             summary += f" · {record.message}"
         self.query_one(ReportView).show(record.report, record.confusion, record.class_names, summary)
+        self.refresh_bindings()  # c (resume) depends on the run
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab

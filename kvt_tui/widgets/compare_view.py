@@ -35,6 +35,7 @@ from kvt_models.variants import Variant, all_variants
 
 from ..jobs import RayChoice
 from .decision_rounds import LOOK_COLUMNS, DecisionRounds, look_row
+from .table import KvtTable
 
 DEFAULT_VARIANTS = ("keras:relu", "tensorflow:crelu")
 
@@ -138,7 +139,7 @@ class CompareView(VerticalScroll, can_focus=False):
         yield Static("no comparison yet: pick variants, then g", id="compare-status", markup=False)
         yield Static("", id="compare-verdict", markup=False)
         # An until-decided queue's looks, round by round (hidden until the first look).
-        yield DataTable(id="compare-looks", cursor_type="none", zebra_stripes=True)
+        yield KvtTable(id="compare-looks", cursor_type="none", zebra_stripes=True)
         yield DecisionRounds(id="compare-rounds")
 
     def on_mount(self) -> None:

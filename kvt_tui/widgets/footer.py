@@ -5,7 +5,9 @@ whenever the screen's bindings are refreshed: at every focus change, tab
 switch and cursor move in the runs view, whether or not a key appeared,
 went or was dimmed. While a run streams events that rebuild was the largest
 cost of answering a key (docs/live.md); this one compares what it would show
-with what it shows, and rebuilds only on a difference.
+with what it shows, and rebuilds only on a difference. After a rebuild it
+drops the watchers that the old keys left on it (:mod:`kvt_tui.textual_leaks`), or
+every rebuild would keep its keys alive.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 
 from textual.screen import Screen
 from textual.widgets import Footer
+
+from ..textual_leaks import forget_watchers
 
 
 class KvtFooter(Footer):
@@ -32,3 +36,7 @@ class KvtFooter(Footer):
                 return
             self._shown = keys
         super().bindings_changed(screen)
+
+    async def recompose(self) -> None:
+        await super().recompose()
+        forget_watchers(self)  # the old keys' data_bind(compact=...) entries

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from textual.widgets import DataTable
+from .table import KvtTable
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("epoch", "epoch"),
@@ -37,7 +37,7 @@ def format_cell(key: str, value: float) -> str:
     return f"{value:.4f}"
 
 
-class MetricsTable(DataTable):
+class MetricsTable(KvtTable):
     """A DataTable of history rows (epoch, loss, accuracy, val_loss, val_accuracy, lr, seconds)."""
 
     def __init__(self, history: list[dict[str, float]], *, id: str | None = None) -> None:

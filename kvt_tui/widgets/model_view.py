@@ -22,6 +22,7 @@ from kvt_models.train.stopping import StopRequest
 
 from .. import jobs
 from ..messages import ModelsDescribed
+from .table import KvtTable
 
 TF_MARK = "◆"
 
@@ -56,7 +57,7 @@ class ModelView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("Press m to build the model and list its layers.", id="model-summary", markup=False)
-        table: DataTable = DataTable(id="model-table", cursor_type="row", zebra_stripes=True)
+        table: DataTable = KvtTable(id="model-table", cursor_type="row", zebra_stripes=True)
         # The TF op comes third so that it stays in view in an 80-column terminal.
         for label in ("layer", "type", "TensorFlow op", "output", "params"):
             table.add_column(label)

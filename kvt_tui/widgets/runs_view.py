@@ -34,6 +34,8 @@ from kvt_models.settings.sharing import SORTS
 from kvt_models.store.catalog import RunRow, list_rows, select, sort_rows
 from kvt_models.store.runs import RunInfo
 
+from .table import KvtTable
+
 STATUS_STYLE = {"finished": "green", "stopped": "yellow", "failed": "red", "running": "cyan", "damaged": "red"}
 MARK = "●"
 
@@ -108,7 +110,7 @@ class RunsView(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-summary", markup=False)
         yield FilterBox(placeholder="/ filter: id, variant, note, tags, data", id="runs-filter")
-        table: DataTable = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        table: DataTable = KvtTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         table.add_column(" ", key="mark")
         table.add_column("status", key="status")
         table.add_column("model", key="model")
