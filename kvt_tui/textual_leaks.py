@@ -52,4 +52,4 @@ def install() -> None:
         return inner_outer(base_background, background)
 
     get_inner_outer._kvt = True  # type: ignore[attr-defined]
-    StylesCache.get_inner_outer = get_inner_outer  # type: ignore[method-assign]
+    StylesCache.get_inner_outer = get_inner_outer  # type: ignore[method-assign, assignment]

@@ -157,7 +157,7 @@ class MainScreen(Screen[None]):
         self.ui_ready.set()
         self._sync_controls()
         self.query_one("#framework").focus()
-        self.app.main_screen_built()
+        self.app.main_screen_built()  # type: ignore[attr-defined]
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # This screen's own worker (t during start-up); the runner and the model view report theirs.
@@ -208,8 +208,9 @@ class MainScreen(Screen[None]):
 
     def action_runs(self) -> None:
         self.action_show_tab("runs")
-        self.runs_view.reload()
         self.query_one("#runs-table").focus()
+        # The tab first, as it was left; the runs dir is read again right after that frame (a few files a run).
+        self.call_after_refresh(self.runs_view.reload)
 
     def action_model(self) -> None:
         self.action_show_tab("model")
