@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from pathlib import Path
 from typing import Iterable
@@ -62,6 +63,10 @@ class KvtApp(App[None]):
     ) -> None:
         textual_leaks.install()  # before the first frame: each widget's lines are freed with it
         super().__init__()
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            # Over SSH each animation frame is a redraw sent down the line and CPU taken from the run
+            # (a tab switch's underline slides for 0.3 s, ~18 frames); a user's own setting wins.
+            self.animation_level = "none"
         self.initial = initial
         self.runs_dir = runs_dir
         self.bell_when_done = bell

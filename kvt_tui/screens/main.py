@@ -207,10 +207,11 @@ class MainScreen(Screen[None]):
             self.set_focus(None)
 
     def action_runs(self) -> None:
+        shown = self.views.active == "runs"
         self.action_show_tab("runs")
         self.query_one("#runs-table").focus()
-        # The tab first, as it was left; the runs dir is read again right after that frame (a few files a run).
-        self.call_after_refresh(self.runs_view.reload)
+        if shown:  # no TabActivated comes: read the runs dir again here (after the frame, as that handler does)
+            self.call_after_refresh(self.runs_view.reload)
 
     def action_model(self) -> None:
         self.action_show_tab("model")
@@ -238,7 +239,8 @@ class MainScreen(Screen[None]):
         if event.pane.id == "model":
             self._describe_selected_model()
         elif event.pane.id == "runs":
-            self.runs_view.reload()
+            # The tab first, as it was left; the runs dir is read again right after that frame (a few files a run).
+            self.call_after_refresh(self.runs_view.reload)
 
     # -- what to run ------------------------------------------------------------
     def action_train(self) -> None:
