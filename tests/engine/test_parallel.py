@@ -35,6 +35,7 @@ def test_the_first_failure_sets_the_stop_the_runs_in_flight_honour():
     assert 3 not in ended  # never started: the queue ends at the failure
 
 
+@pytest.mark.long  # 10-15 s: in the long step, to keep the default run under 4 minutes
 def test_a_queue_that_fails_stops_a_real_run_in_flight_at_its_next_batch_and_it_saves(tmp_path):
     """Seed 2 trains for real in a child (500 epochs); seed 1 fails once seed 2 has a finished epoch."""
     from kvt_models.compare.queue import run_comparison

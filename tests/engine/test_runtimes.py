@@ -94,6 +94,7 @@ def _rows(n: int) -> list[dict[str, float]]:
 
 
 # -- real runs, each in its own child process ----------------------------------------------
+@pytest.mark.long  # 10-15 s: in the long step, to keep the default run under 4 minutes
 @needs("keras2")
 def test_keras2_trains_the_tensorflow_framework(runs_dir: Path) -> None:
     """tf.keras of 2018: tf_keras layers with tf.nn.crelu inside, Keras 2's optimizer and schedule."""

@@ -198,6 +198,7 @@ async def test_invalid_epoch_count_blocks_training(tmp_path: Path, screen_text: 
         assert not error.display and not train_button.disabled
 
 
+@pytest.mark.long  # 10-15 s: in the long step, to keep the default run under 4 minutes
 async def test_bad_data_paths_show_an_error_and_the_app_stays_up(
     tmp_path: Path, monkeypatch: Any, screen_text: Callable[[Any], str]
 ) -> None:

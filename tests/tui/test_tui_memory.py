@@ -11,6 +11,7 @@ import gc
 import weakref
 from pathlib import Path
 
+import pytest
 from runfactory import history_rows, write_run
 from textual.geometry import Size
 from textual.widget import Widget
@@ -41,6 +42,7 @@ def detached_widgets() -> dict[str, int]:
     return counts
 
 
+@pytest.mark.long  # 10-15 s: in the long step, to keep the default run under 4 minutes
 async def test_runs_opened_and_closed_and_tabs_switched_leave_no_widget_behind(tmp_path: Path) -> None:
     runs_dir = tmp_path / "runs"
     _run(runs_dir, "relu", 1, [0.30, 0.42])
