@@ -65,6 +65,7 @@ def test_import_is_light() -> None:
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.long  # 10-15 s: in the long step, to keep the default run under 4 minutes
 def test_cifar10_offline_gives_one_line_error(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k.lower() != "no_proxy"}
     dead = "http://127.0.0.1:9"  # the discard port: connection refused at once

@@ -50,6 +50,7 @@ def test_a_users_mistake_in_the_child_comes_back_as_the_same_error(tmp_path):
 
 
 
+@pytest.mark.long  # 10-15 s: in the long step, to keep the default run under 4 minutes
 def test_kvt_train_compare_trains_in_a_child_process(tmp_path, capsys):
     """No run's memory stays behind in a long queue (the app's Compare tab passes the same train_fn).
 

@@ -71,6 +71,7 @@ def test_layer_configs_round_trip():
 RELOADED = [("keras", "crelu"), ("tensorflow", "crelu"), ("tensorflow", "gelu")]
 
 
+@pytest.mark.long  # 10-15 s: in the long step, to keep the default run under 4 minutes
 def test_saved_models_reload_in_a_fresh_process_with_safe_mode(tmp_path):
     """Each saved model reloads, with safe_mode=True, in one fresh process that imports only kvt's layers."""
     x = np.random.default_rng(1).random((3, 32, 32, 3), dtype=np.float32)

@@ -147,6 +147,7 @@ def test_torch_trains_the_keras_framework(runs_dir: Path) -> None:
     assert _config_json(result.run_dir)["versions"]["backend"] == "torch"
 
 
+@pytest.mark.long  # 10-15 s: in the long step, to keep the default run under 4 minutes
 @needs("jax")
 @needs("keras2")
 def test_a_comparison_across_runtimes_shows_accuracy_and_img_per_s(
