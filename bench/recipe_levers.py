@@ -12,7 +12,6 @@ run folder. docs/recipes.md has the tables these runs made.
 
 Levers beyond the recipe's fields (``--set``):
 
-- ``clipnorm=X``: the optimizer's ``global_clipnorm``;
 - ``decay=linear``: a linear decay to ``final_lr`` instead of the cosine;
 - ``ema=M``: an EMA of the weights (Keras's ``use_ema``, momentum M), written
   over the weights at each epoch's last step, so each epoch is scored (and
@@ -32,7 +31,7 @@ from typing import Any
 
 from kvt_models.settings import recipes
 
-EXTRA = {"clipnorm": float, "decay": str, "ema": float}
+EXTRA = {"decay": str, "ema": float}
 
 
 def parse_value(text: str, kind: Any) -> Any:
@@ -80,9 +79,7 @@ def lever_recipe(settings: dict[str, str]) -> recipes.Recipe:
             schedule = keras.optimizers.schedules.CosineDecay(
                 initial_learning_rate=peak / 10, decay_steps=max(1, total - warm), alpha=self.final_lr,
                 warmup_target=peak, warmup_steps=warm)
-        kwargs: dict[str, Any] = {}
-        if "clipnorm" in extra:
-            kwargs["global_clipnorm"] = extra["clipnorm"]
+        kwargs: dict[str, Any] = {"global_clipnorm": self.global_clipnorm}
         if extra.get("ema"):
             # Overwritten at the last step of every epoch: the epoch's score and checkpoint are the EMA's.
             kwargs.update(use_ema=True, ema_momentum=extra["ema"], ema_overwrite_frequency=steps_per_epoch)

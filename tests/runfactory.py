@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 from kvt_models.events import BatchEnded, EpochEnded, Event, StageChanged, TrainEnded, TrainStarted
 from kvt_models.settings.config import RunConfig
-from kvt_models.store.runs import RunStore, RunWriter
+from kvt_models.settings.recipes import get_recipe
+from kvt_models.store.runs import RECIPE_FINGERPRINT, RunStore, RunWriter
 
 TRAINING_TIMEOUT = 300  # seconds; generous for a loaded 2-core machine
 
@@ -93,6 +94,8 @@ def write_run(
     names it. ``created`` fixes its date (the runs view sorts by it);
     ``facts`` go into config.json beside the settings (``params``, ``class_names``).
     """
+    if "recipe" in config and RECIPE_FINGERPRINT not in config:  # what a training writes: today's recipe
+        config = {**config, RECIPE_FINGERPRINT: get_recipe(config["recipe"]).fingerprint()}
     record = {"config": config, **facts, **({"created": created} if created else {})}
     if run_id is None:
         writer = RunStore(runs_dir).create(record, f"{config['framework']}-{config['activation']}")

@@ -18,7 +18,8 @@ from kvt_models.settings.config import RunConfig
 from kvt_models.settings.options import SEEDS, VARIANT
 from kvt_models.settings.precision import LEGACY as LEGACY_PRECISION
 from kvt_models.settings.precision import resolve as resolve_precision
-from kvt_models.store.runs import PRECISION_ASKED, RunStore
+from kvt_models.settings.recipes import get_recipe
+from kvt_models.store.runs import PRECISION_ASKED, RECIPE_FINGERPRINT, RunStore
 from kvt_models.variants import BACKEND_DEFAULT, Variant
 
 # Settings that must match for a finished run to stand in for a new one (and the precision: _same_precision).
@@ -77,7 +78,7 @@ def plan(variants: Sequence[Variant | tuple[str, ...]], seeds: Sequence[int], ba
             cfg = replace(base, framework=variant.framework, activation=variant.activation, backend=variant.backend or base.backend,
                           seed=seed).resolved()
             existing = next((path for config, path in finished.get(_key(cfg.to_dict()), [])
-                             if _same_precision(cfg, config)), None)
+                             if _same_precision(cfg, config) and _same_recipe(cfg, config)), None)
             planned.append(PlannedRun(variant.name, seed, cfg, existing))
     for backend in dict.fromkeys(item.config.backend for item in planned if item.existing is None):
         runtime.require(backend)
@@ -86,6 +87,11 @@ def plan(variants: Sequence[Variant | tuple[str, ...]], seeds: Sequence[int], ba
 
 def _key(config: dict[str, Any]) -> tuple:
     return tuple(config.get(k, _MATCH_DEFAULTS.get(k)) for k in _MATCH_KEYS)
+
+
+def _same_recipe(cfg: RunConfig, run: dict[str, Any]) -> bool:
+    """Whether a finished run trained with today's version of its recipe (a run without a fingerprint: no)."""
+    return run.get(RECIPE_FINGERPRINT) == get_recipe(cfg.recipe).fingerprint()
 
 
 def _same_precision(cfg: RunConfig, run: dict[str, Any]) -> bool:

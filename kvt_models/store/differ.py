@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from kvt_models.settings.config import RECORDING_KEYS
-from kvt_models.store.runs import PRECISION_ASKED
+from kvt_models.store.runs import PRECISION_ASKED, RECIPE_FINGERPRINT
 
-# Left out: what a run records (not how it trained), and what was asked where the resolved value is there.
-_NOT_COMPARED = frozenset(RECORDING_KEYS) | {PRECISION_ASKED}
+# Left out: what a run records (not how it trained), what was asked where the resolved value is there,
+# and the recipe's fingerprint (a hash, not a setting a user reads; a comparison matches on it).
+_NOT_COMPARED = frozenset(RECORDING_KEYS) | {PRECISION_ASKED, RECIPE_FINGERPRINT}
 
 
 def split_settings(configs: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, list[Any]]]:

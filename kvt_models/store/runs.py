@@ -48,6 +48,9 @@ _OPTIONAL_COLUMNS = {"train_seconds": "seconds"}
 CONFIG_FILE = "config.json"
 # In config.json's "config", beside the precision the run computed in: what was asked ("auto", or that same one).
 PRECISION_ASKED = "precision_asked"
+# In config.json's "config": the recipe's fingerprint (Recipe.fingerprint), so that a run of an older
+# version of a recipe of the same name is never taken for a run of today's.
+RECIPE_FINGERPRINT = "recipe_fingerprint"
 STATUS_FILE = "status.json"
 HISTORY_FILE = "history.csv"
 REPORT_FILE = "report.json"

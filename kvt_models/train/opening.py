@@ -17,12 +17,14 @@ from kvt_models.backend import runtime
 from kvt_models.errors import KvtError
 from kvt_models.settings import precision
 from kvt_models.settings.config import RunConfig
+from kvt_models.settings.recipes import get_recipe
 from kvt_models.store.damage import problem
 from kvt_models.store.locking import lock_held
 from kvt_models.store.runs import (
     CONFIG_FILE,
     MODEL_FILE,
     PRECISION_ASKED,
+    RECIPE_FINGERPRINT,
     RunRecorder,
     RunStore,
     read_history,
@@ -52,7 +54,8 @@ def open_new(config: RunConfig, store: RunStore) -> Opened:
 
     def take_folder(facts: dict[str, Any]) -> RunRecorder:
         # Made only now, with everything known: bad data leaves no run folder behind.
-        return store.create({"config": {**cfg.to_dict(), PRECISION_ASKED: asked}, **facts}, label=folder_label(cfg))
+        recorded = {**cfg.to_dict(), PRECISION_ASKED: asked, RECIPE_FINGERPRINT: get_recipe(cfg.recipe).fingerprint()}
+        return store.create({"config": recorded, **facts}, label=folder_label(cfg))
 
     return Opened(cfg, 0, None, take_folder)
 

@@ -44,3 +44,42 @@ def test_a_short_run_peaks_at_a_lower_learning_rate():
     assert fast.peak_lr(0.2, 4 * 782) == 0.2  # the full CIFAR-10: the recipe's own
     assert fast.peak_lr(0.2, 4 * 32) == 0.2 * 128 / fast.full_lr_steps  # 2,000 images
     assert get_recipe("seed-2018").peak_lr(0.01, 10) == 0.01
+
+
+def test_the_optimizer_clips_each_steps_gradient_to_the_recipes_global_norm():
+    import keras
+
+    from kvt_models.settings.recipes import get_recipe
+
+    fast = get_recipe("fast")
+    optimizer = fast.make_optimizer(keras, fast.lr, fast.epochs, 100)
+    assert fast.global_clipnorm == optimizer.global_clipnorm == 2.0
+    assert get_recipe("seed-2018").make_optimizer(keras, 0.01, 30, 100).global_clipnorm is None
+
+
+def test_a_run_of_an_older_version_of_a_recipe_never_stands_in_for_todays(tmp_path):
+    """A recipe keeps its name when its settings change; the fingerprint a run records tells the versions apart."""
+    from dataclasses import replace
+
+    from runfactory import history_rows, write_run
+
+    from kvt_models.compare.plan import plan
+    from kvt_models.settings.config import RunConfig
+    from kvt_models.settings.recipes import get_recipe
+    from kvt_models.store.runs import RECIPE_FINGERPRINT, RunStore
+
+    fast = get_recipe("fast")
+    assert fast.fingerprint() == get_recipe("fast").fingerprint()
+    assert fast.fingerprint() != replace(fast, global_clipnorm=None).fingerprint()
+    assert fast.fingerprint() == replace(fast, summary="other words").fingerprint()  # words are not training
+
+    base = RunConfig(recipe="fast", data="sample", epochs=1, train_limit=64, test_limit=20)
+    settings = RunConfig(**{**vars(base), "seed": 1}).resolved().to_dict()
+    old = write_run(tmp_path, {**settings, RECIPE_FINGERPRINT: replace(fast, global_clipnorm=None).fingerprint()},
+                    history_rows([0.3]), created="2026-01-01T00:00:00")
+    older = write_run(tmp_path, settings | {"recipe_fingerprint": None}, history_rows([0.3]))  # before fingerprints
+    [planned] = plan([("keras", "relu")], [1], base, RunStore(tmp_path))
+    assert planned.existing is None, (old, older)
+    today = write_run(tmp_path, settings, history_rows([0.4]))  # what a run of today's recipe writes
+    [planned] = plan([("keras", "relu")], [1], base, RunStore(tmp_path))
+    assert planned.existing == today
