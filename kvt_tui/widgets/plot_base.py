@@ -9,9 +9,12 @@ Each owns its own plotext figure, created on first use and redrawn only by
 that widget: plotext's module-level ``plotext.figure`` is one global shared
 by every caller, which would let two widgets (the live view and a reopened
 run) draw over each other. The drawing is cached per size and per what the
-subclass says it depends on (:meth:`PlotWidget.cache_key`), so plain
-repaints are free; :meth:`PlotWidget.invalidate` drops it when the data
-changes.
+subclass says it depends on (:meth:`PlotWidget.cache_key`), and so are the
+lines Textual paints from it (:meth:`PlotWidget.render_line`): plotext's
+drawing is a colour code every few cells, and turning it into a widget's
+lines again each time its tab is shown cost more than the rest of a tab
+switch (docs/live.md). :meth:`PlotWidget.invalidate` drops both when the
+data changes.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import Any, Hashable, Sequence
 
 from rich.console import RenderableType
 from rich.text import Text
+from textual.strip import Strip
+from textual.visual import Visual, visualize
 from textual.widget import Widget
 
 TOO_SMALL = "(too small for curves: make the window bigger)"
@@ -66,11 +71,24 @@ class PlotWidget(Widget):
         super().__init__(id=id)
         self._figure: Any = None
         self._cache: tuple[Hashable, Text] | None = None
+        self._lines: tuple[Hashable, list[Strip]] | None = None
 
     def invalidate(self) -> None:
         """The data changed: draw again at the next repaint."""
         self._cache = None
+        self._lines = None
         self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        """Line ``y`` of the drawing, from lines kept until the size, the data or the style change."""
+        width, height = self.size
+        style = self.visual_style
+        key = (width, height, style, self.empty_text(), self.cache_key())
+        if self._lines is None or self._lines[0] != key:
+            visual = visualize(self, self.render())
+            self._lines = (key, Visual.to_strips(self, visual, width, height, style))
+        lines = self._lines[1]
+        return lines[y] if 0 <= y < len(lines) else Strip.blank(width, style.rich_style)
 
     def render(self) -> RenderableType:
         empty = self.empty_text()

@@ -140,6 +140,37 @@ async def test_a_table_shown_again_at_its_size_keeps_its_drawn_rows(tmp_path: Pa
         assert table._update_count == drawn + 1
 
 
+async def test_a_table_keeps_its_drawn_rows_across_a_focus_change_and_shows_the_cursor_as_focused(tmp_path: Path) -> None:
+    """The runs view takes the focus at each visit: its rows must not be drawn again, nor drawn stale."""
+    from textual.widgets import Input
+
+    app = create_app(data="sample", runs_dir=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        other = Input(id="elsewhere")
+        table = KvtTable(cursor_type="row")
+        table.add_columns("run", "accuracy")
+        for index in range(8):
+            table.add_row(f"run {index}", f"0.{index}")
+        await app.screen.mount(other, table)
+
+        async def cursor_line() -> tuple:
+            await pilot.pause()
+            return tuple(table.render_line(1))  # line 0 is the header, line 1 the cursor's row
+
+        table.focus()
+        focused = await cursor_line()
+        other.focus()
+        blurred = await cursor_line()
+        assert blurred != focused  # the cursor shows whether the table has the focus
+        drawn = dict(table._row_render_cache)
+        table.focus()
+        assert await cursor_line() == focused
+        assert all(table._row_render_cache.get(key) is row for key, row in drawn.items())  # nothing drawn again
+        app.theme = "textual-light" if app.theme != "textual-light" else "nord"
+        assert await cursor_line() != focused  # a new theme: drawn again, in its colours
+
+
 async def test_full_collections_wait_for_a_quiet_moment_and_run_then(tmp_path: Path) -> None:
     thresholds = gc.get_threshold()
     app = create_app(data="sample", runs_dir=tmp_path / "runs", idle_gc=True)
