@@ -24,7 +24,7 @@ from typing import Callable, NamedTuple
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Checkbox, DataTable, Input, Label, SelectionList, Static
+from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static
 from textual.widgets.selection_list import Selection
 
 from kvt_models.backend import runtime
@@ -35,6 +35,7 @@ from kvt_models.variants import Variant, all_variants
 
 from ..jobs import RayChoice
 from .decision_rounds import LOOK_COLUMNS, DecisionRounds, look_row
+from .selection_list import KvtSelectionList
 from .table import KvtTable
 
 DEFAULT_VARIANTS = ("keras:relu", "tensorflow:crelu")
@@ -91,7 +92,7 @@ class CompareView(VerticalScroll, can_focus=False):
         )
         # Looked up on disk (no import), once: this tab is built after the first frame.
         installed = set(runtime.installed())
-        yield SelectionList[str](
+        yield KvtSelectionList(
             *(
                 Selection(v.name, v.name, v.name in DEFAULT_VARIANTS, disabled=v.backend not in installed)
                 for v in all_variants()
@@ -148,7 +149,7 @@ class CompareView(VerticalScroll, can_focus=False):
     # -- reading -------------------------------------------------------------
     def variants(self) -> list[Variant]:
         """The checked variants, in the list's order (not the order they were ticked)."""
-        chosen = set(self.query_one("#compare-variants", SelectionList).selected)
+        chosen = set(self.query_one("#compare-variants", KvtSelectionList).selected)
         return [v for v in all_variants() if v.name in chosen]
 
     def until_decided(self) -> bool:

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 from rich import box
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -88,21 +89,40 @@ class Fitted:
     Rich squeezes a table that is too wide by cutting its cells; at 80 columns
     the Report tab is ~46 wide, and the full report needs 56. The compact form
     needs 41. (What is wider still, the confusion matrix, scrolls sideways.)
+
+    Textual measures a renderable's width, then renders it to learn its
+    height, then renders it again to paint it; a Rich table is laid out anew
+    each time (the Report tab's first frame after a run ended took most of
+    that key's time). The tables do not change, so each width's choice, size
+    and segments are worked out once.
     """
 
     def __init__(self, full: Table, compact: Table) -> None:
         self.full = full
         self.compact = compact
+        self._picked: dict[int, Table] = {}
+        self._measured: dict[int, Measurement] = {}
+        self._rendered: dict[tuple, list[Segment]] = {}
 
     def _pick(self, console: Console, options: ConsoleOptions) -> Table:
-        fits = Measurement.get(console, options.update_width(10_000), self.full).maximum <= options.max_width
-        return self.full if fits else self.compact
+        width = options.max_width
+        if width not in self._picked:
+            fits = Measurement.get(console, options.update_width(10_000), self.full).maximum <= width
+            self._picked[width] = self.full if fits else self.compact
+        return self._picked[width]
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield self._pick(console, options)
+        key = (options.min_width, options.max_width, options.height, options.justify, options.overflow,
+               options.no_wrap, console.color_system)
+        if key not in self._rendered:
+            self._rendered[key] = list(console.render(self._pick(console, options), options))
+        yield from self._rendered[key]
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        return Measurement.get(console, options.update_width(10_000), self._pick(console, options))
+        width = options.max_width
+        if width not in self._measured:
+            self._measured[width] = Measurement.get(console, options.update_width(10_000), self._pick(console, options))
+        return self._measured[width]
 
 
 class ReportView(ScrollableContainer):
