@@ -1,9 +1,11 @@
-"""The fast recipe on the full CIFAR-10: 76% test accuracy in its 4 epochs, no stalled epoch, small memory.
+"""The fast recipe on the full CIFAR-10: 76.5% test accuracy in its 4 epochs, no stalled epoch, bounded memory.
 
-76% is what the v2 recipe reaches at seed 1 (76.56%, docs/recipes.md); issue 19 aims for 77% on every
-seed, which it does not reach yet. The test guards what is reached, so that a change that loses it fails.
+Seed 1 of the recipe with gradient clipping reaches 76.91% in float32 (docs/recipes.md, "fast per seed";
+seeds 1-5: 77.36 +- 0.35); issue 19 aims for 77% on every seed, which seed 1 misses by 0.09. The test
+guards what is reached, less 0.4 points for another CPU's arithmetic, so that a change that loses it fails.
 
-Slow (about 5 minutes on 2 cores): run with ``python -m pytest -m slow tests/engine/test_fast_recipe.py``.
+Slow (about 4 minutes on a 2-core box with AVX-512 BF16, 11 without): run with
+``python -m pytest -m slow tests/engine/test_fast_recipe.py``.
 It runs the very command of issue 19 (seed 1) and reads what it printed and wrote.
 """
 
@@ -24,7 +26,7 @@ ARCHIVE = Path(__file__).resolve().parents[3] / "shared" / "data" / "cifar10-jpe
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
-def test_fast_recipe_reaches_76_percent_in_4_epochs_without_a_stalled_epoch(tmp_path: Path) -> None:
+def test_fast_recipe_reaches_76_5_percent_in_4_epochs_without_a_stalled_epoch(tmp_path: Path) -> None:
     if not ARCHIVE.is_file():
         pytest.skip(f"needs the full CIFAR-10 archive at {ARCHIVE}")
     code = (
@@ -46,7 +48,7 @@ def test_fast_recipe_reaches_76_percent_in_4_epochs_without_a_stalled_epoch(tmp_
         seconds = [float(row["seconds"]) for row in csv.DictReader(fh)]
     peak = int(re.search(r"peak-rss-mb (\d+)", done.stdout).group(1))
     assert len(seconds) == 4, seconds  # the recipe's own epochs
-    assert accuracy >= 0.76, f"test accuracy {accuracy:.4f} after 4 epochs"
+    assert accuracy >= 0.765, f"test accuracy {accuracy:.4f} after 4 epochs"
     # No stall: the slowest epoch within 15% of the median one (issue 19; a stall added ~30 s to a ~55-s epoch).
     assert max(seconds) <= 1.15 * statistics.median(seconds), seconds
     assert peak <= 1229, f"peak RSS {peak} MiB"  # 1.2 GiB: what the index-gather pipeline gave (docs/performance.md)

@@ -19,7 +19,8 @@ QUICK = dict(data="sample", train_limit=160, test_limit=100, seed=3)
 
 @pytest.mark.parametrize(
     "framework, activation, params",
-    [("keras", "relu", 2_171_178), ("tensorflow", "crelu", 4_331_434)],
+    # The crelu preset (twice the channels, ~10 s here) in the long step: the default run stays under 4 minutes.
+    [("keras", "relu", 2_171_178), pytest.param("tensorflow", "crelu", 4_331_434, marks=pytest.mark.long)],
 )
 def test_both_presets_train_end_to_end_and_write_the_run(tmp_path, framework, activation, params):
     events = []
