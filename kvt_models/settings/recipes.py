@@ -11,8 +11,7 @@ images as on 50,000), batch-norm momentum 0.9, the first conv started as the
 whitening of the training patches (:mod:`kvt_models.model.whitening`), weight
 decay on the kernels only, gradients clipped to a global norm of 2, random
 flips in training and flip test-time augmentation in the final report; 4
-epochs. docs/recipes.md has the runs
-behind each choice.
+epochs. docs/recipes.md has the runs behind each choice.
 """
 
 from __future__ import annotations
@@ -48,10 +47,13 @@ class Recipe:
     global_clipnorm: float | None = None
 
     def fingerprint(self) -> str:
-        """A short hash of every field: two runs of one recipe name trained alike only if theirs are equal.
+        """A short hash of every field but the summary: two runs of one recipe name trained alike only if theirs are equal.
 
         A run records it (config.json), so a comparison never stands a run of
-        an older version of a recipe in for one of today's.
+        an older version of a recipe in for one of today's. A new field
+        changes every recipe's fingerprint, and so retires every older run
+        from reuse: the safe side, as the field's default may not be what
+        those runs did.
         """
         import hashlib  # deferred: the app's first frame imports this module, not hashlib
         import json
