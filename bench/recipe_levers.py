@@ -100,6 +100,8 @@ def main() -> int:
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
     ap.add_argument("--runs-dir", default="runs-levers")
     args = ap.parse_args(ours)
+    if "--runs-dir" in theirs:  # kvt-train would write elsewhere, and this script would not find the run
+        ap.error("--runs-dir goes before the --: the lever's runs are kept in RUNS_DIR/NAME")
     settings = dict(s.split("=", 1) for s in args.set)
     recipes.RECIPES["fast"] = lever_recipe(settings)
     runs_dir = Path(args.runs_dir) / args.name
