@@ -93,23 +93,25 @@ class Fitted:
     Textual measures a renderable's width, then renders it to learn its
     height, then renders it again to paint it; a Rich table is laid out anew
     each time (the Report tab's first frame after a run ended took most of
-    that key's time). The tables do not change, so each width's choice, size
-    and segments are worked out once.
+    that key's time). The tables do not change, so each table is measured
+    once, and drawn once per width.
     """
 
     def __init__(self, full: Table, compact: Table) -> None:
         self.full = full
         self.compact = compact
-        self._picked: dict[int, Table] = {}
-        self._measured: dict[int, Measurement] = {}
+        self._natural: dict[Table, Measurement] = {}  # each table's width with room to spare
         self._rendered: dict[tuple, list[Segment]] = {}
 
+    def _measure(self, console: Console, options: ConsoleOptions, table: Table) -> Measurement:
+        # Measured with 10,000 columns to spare: the same for every width the tab is given.
+        if table not in self._natural:
+            self._natural[table] = Measurement.get(console, options.update_width(10_000), table)
+        return self._natural[table]
+
     def _pick(self, console: Console, options: ConsoleOptions) -> Table:
-        width = options.max_width
-        if width not in self._picked:
-            fits = Measurement.get(console, options.update_width(10_000), self.full).maximum <= width
-            self._picked[width] = self.full if fits else self.compact
-        return self._picked[width]
+        fits = self._measure(console, options, self.full).maximum <= options.max_width
+        return self.full if fits else self.compact
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         key = (options.min_width, options.max_width, options.height, options.justify, options.overflow,
@@ -119,10 +121,7 @@ class Fitted:
         yield from self._rendered[key]
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        width = options.max_width
-        if width not in self._measured:
-            self._measured[width] = Measurement.get(console, options.update_width(10_000), self._pick(console, options))
-        return self._measured[width]
+        return self._measure(console, options, self._pick(console, options))
 
 
 class ReportView(ScrollableContainer):
