@@ -127,6 +127,7 @@ def test_a_keras2_run_resumes_on_its_own_runtime(tmp_path: Path) -> None:
     assert resumed.status == "finished" and [r["epoch"] for r in read_run(stopped.run_dir).history] == [1, 2]
 
 
+@pytest.mark.long  # 10-15 s: in the long step, to keep the default run under 4 minutes
 @needs("jax")
 def test_jax_trains_the_keras_framework(runs_dir: Path) -> None:
     events: list[Any] = []

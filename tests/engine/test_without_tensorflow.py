@@ -60,6 +60,7 @@ def _train_in_a_process_of_its_own(backend: str, runs_dir: Path, *again: str) ->
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.long  # 10-15 s: in the long step, to keep the default run under 4 minutes
 @pytest.mark.parametrize("backend", [pytest.param("jax", marks=needs("jax")), pytest.param("torch", marks=needs("torch"))])
 def test_a_run_on_jax_or_torch_has_no_tensorflow_in_its_process(tmp_path: Path, backend: str) -> None:
     facts = _train_in_a_process_of_its_own(backend, tmp_path)
@@ -87,6 +88,7 @@ def _site_without_tensorflow(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.long  # 10-15 s: in the long step, to keep the default run under 4 minutes
 @needs("jax")
 def test_a_machine_without_tensorflow_trains_with_backend_jax(tmp_path: Path) -> None:
     """python -S: no site-packages but these (and kvt's own checkout): TensorFlow is not there at all."""

@@ -145,6 +145,7 @@ print(json.dumps([shown, sorted(m for m in ("tensorflow", "keras") if m in sys.m
 """
 
 
+@pytest.mark.long  # 10-15 s: in the long step, to keep the default run under 4 minutes
 def test_the_model_view_builds_the_models_in_a_child_process(tmp_path: Path) -> None:
     """The app never holds TensorFlow (~600 MB), even after showing the layer tables."""
     done = subprocess.run(
