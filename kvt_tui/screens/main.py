@@ -23,7 +23,9 @@ from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.reactive import Reactive
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Select, Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
@@ -73,6 +75,12 @@ class MainScreen(Screen[None]):
         # field hides every other key from the footer.
         Binding("escape", "leave_field", "Leave field (then t trains)"),
     ]
+
+    # Textual's Screen.focused repaints the whole screen when the focus moves (the
+    # 4 and 5 keys move it), though the widget that gains the focus and the one that
+    # loses it restyle and repaint themselves (Widget._on_focus, _on_blur): here the
+    # move repaints only them. docs/live.md has the measurements.
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
     def __init__(self, initial: RunConfig, runs_dir: Path, *, train_fn: TrainFn | None = None, bell: bool = True) -> None:
         super().__init__()
