@@ -26,7 +26,7 @@ from kvt_models.compare.files import write_plots
 from kvt_models.compare.sequential import Design
 from kvt_models.compare.stats import Stat, mean_std
 from kvt_models.compare.summary import Comparison, PairSummary, summarize
-from kvt_models.compare.verdict import VARIANT_COLUMNS, images_per_second
+from kvt_models.compare.verdict import VARIANT_COLUMNS, equivalence_margins, images_per_second
 from kvt_models.errors import RunStoreError
 from kvt_models.store.atomic import atomic_write_bytes, atomic_write_json
 from kvt_models.store.differ import format_value, split_settings
@@ -136,6 +136,7 @@ def markdown_report(comparison: Comparison, runs: list[RunRecord], shared: dict[
     if comparison.pairs:
         out += ["", "## Differences", "", "Each variant against the first: final test accuracy, B - A.", ""]
         out += _md_table(PAIR_COLUMNS, _pair_cells(comparison))
+    margins = equivalence_margins(comparison.pairs)
     for pair in comparison.per_epoch.pairs:
         out += ["", f"## Per epoch: A = {pair.a}, B = {pair.b}", "", "Test accuracy in points; n = seeds with that epoch.", ""]
         rows = []
@@ -145,7 +146,7 @@ def markdown_report(comparison: Comparison, runs: list[RunRecord], shared: dict[
                          "n/a" if math.isnan(e.diff) else f"{e.diff * 100:+.2f}",
                          "n/a" if not e.has_stats else f"{e.ci_low * 100:+.2f} to {e.ci_high * 100:+.2f}", _p(e.p_value)])
         out += _md_table(("epoch", "n A/B", "A mean ± sd", "B mean ± sd", "B - A", "95% CI", "p"), rows)
-        out += ["", pair.line()]
+        out += ["", pair.line(margins.get((pair.a, pair.b)))]
     out += ["", "## Settings", "", "Shared by every run:", ""]
     out += _md_table(("setting", "value"), [[k, format_value(v)] for k, v in shared.items()])
     out += ["", "Differing between runs (one column per run):", ""]

@@ -81,8 +81,13 @@ class PairTrajectory:
         with_stats = [e for e in self.epochs if e.has_stats]
         return with_stats[-1] if with_stats else None
 
-    def line(self) -> str:
-        """``settled from epoch K: ...`` or ``not settled: ...``, then the crossing warning if any."""
+    def line(self, equivalent_within: float | None = None) -> str:
+        """``settled from epoch K: ...`` or ``not settled: ...``, then the crossing warning if any.
+
+        ``equivalent_within``: the margin, in points, within which the pair's
+        decision found the two equivalent. Its CI holding 0 then asks for no
+        more seeds: the answer that matters is in.
+        """
         last = self.last
         if last is None:
             text = (f"not settled: {self.b} vs {self.a} has no epoch with {MIN_SEEDS} or more seeds on each side; "
@@ -94,9 +99,11 @@ class PairTrajectory:
                     f"95% CI {last.ci_low * 100:+.2f} to {last.ci_high * 100:+.2f}; the CI excludes 0 "
                     f"from epoch {self.settled_from} on)")
         else:
+            advice = ("run more seeds or more epochs" if equivalent_within is None else
+                      f"no difference either way, and none of {equivalent_within:g} points or more: "
+                      f"equivalent within ±{equivalent_within:g}")
             text = (f"not settled: {self.b} - {self.a} = {last.diff * 100:+.2f} points at epoch {last.epoch}, "
-                    f"95% CI {last.ci_low * 100:+.2f} to {last.ci_high * 100:+.2f} holds 0; "
-                    "run more seeds or more epochs")
+                    f"95% CI {last.ci_low * 100:+.2f} to {last.ci_high * 100:+.2f} holds 0; {advice}")
         if self.lead_changed_at is not None:
             text += f"; the lead changed at epoch {self.lead_changed_at}: longer training may change the answer"
         return text
@@ -210,8 +217,11 @@ def rows_to_show(epochs: list[EpochDiff], *, all_up_to: int = 10) -> list[EpochD
     return keep
 
 
-def format_trajectories(trajectories: Trajectories) -> str:
-    """The compact per-epoch table ``kvt-train compare`` prints, then one settled / not settled line per pair."""
+def format_trajectories(trajectories: Trajectories, equivalent: dict[tuple[str, str], float] | None = None) -> str:
+    """The compact per-epoch table ``kvt-train compare`` prints, then one settled / not settled line per pair.
+
+    ``equivalent``: (A, B) -> the margin in points of each pair decided equivalent (see :meth:`PairTrajectory.line`).
+    """
     out: list[str] = []
     for pair in trajectories.pairs:
         out.append(f"B - A per epoch, A = {pair.a}, B = {pair.b} (test accuracy, points; n = seeds with that epoch)")
@@ -230,5 +240,5 @@ def format_trajectories(trajectories: Trajectories) -> str:
         out.extend(lines)
         out.append("")
     for pair in trajectories.pairs:
-        out.append(pair.line())
+        out.append(pair.line((equivalent or {}).get((pair.a, pair.b))))
     return "\n".join(out)

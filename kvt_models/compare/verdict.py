@@ -120,6 +120,12 @@ def decision_cells(p: PairSummary) -> str:
     return text
 
 
+def equivalence_margins(pairs: list[PairSummary]) -> dict[tuple[str, str], float]:
+    """(A, B) -> the margin in points, for each pair whose decision is "equivalent"."""
+    return {(p.a, p.b): p.decision.last.min_effect * 100 for p in pairs
+            if p.decision is not None and p.decision.outcome == "equivalent" and p.decision.last is not None}
+
+
 def images_per_second(v: VariantSummary) -> str:
     """``612``: a variant's training speed as the tables show it; ``-`` for runs that did not record it."""
     return "-" if math.isnan(v.images_per_second) else f"{v.images_per_second:,.0f}"
@@ -144,5 +150,5 @@ def format_table(comparison: Comparison) -> str:
         lines.append(f"{p.b} - {p.a}: {p.diff * 100:+.2f} points, 95% CI {ci}, Welch p = {pv}{holm_text}"
                      + decision_cells(p))
     if comparison.per_epoch.pairs:
-        lines += ["", format_trajectories(comparison.per_epoch)]
+        lines += ["", format_trajectories(comparison.per_epoch, equivalence_margins(comparison.pairs))]
     return "\n".join(lines)

@@ -34,6 +34,7 @@ from kvt_models.compare.sequential import (
     welch_parts,
 )
 from kvt_models.compare.settling import holm
+from kvt_models.compare.verdict import format_table
 from kvt_models.events import LookTaken, QueueProgress
 from kvt_models.settings.config import RunConfig
 
@@ -195,6 +196,10 @@ def test_an_auto_queue_trains_in_rounds_stops_when_decided_and_decides_again_wit
     assert saved["settings"]["seeds"] == list(range(1, n + 1)) and saved["settings"]["max_seeds"] == 8
     assert "per_epoch" in saved and first.comparison.verdict.startswith("keras:relu and tensorflow:relu are equivalent")
     assert "run more seeds" not in first.comparison.verdict  # decided: more seeds would not change what matters
+    # Nor does the printout's per-epoch line, whose CI holds 0: no difference, and an equivalence.
+    printed = format_table(first.comparison)
+    assert "run more seeds" not in printed
+    assert "holds 0; no difference either way, and none of 5 points or more: equivalent within ±5" in printed
 
     again = run_comparison([("keras", "relu"), ("tensorflow", "relu")], list(range(1, 9)), base,
                            runs_dir=tmp_path, train_fn=engine, design=design)
