@@ -99,9 +99,10 @@ class PairTrajectory:
                     f"95% CI {last.ci_low * 100:+.2f} to {last.ci_high * 100:+.2f}; the CI excludes 0 "
                     f"from epoch {self.settled_from} on)")
         else:
-            advice = ("run more seeds or more epochs" if equivalent_within is None else
-                      f"no difference either way, and none of {equivalent_within:g} points or more: "
-                      f"equivalent within ±{equivalent_within:g}")
+            margin = equivalent_within
+            advice = ("run more seeds or more epochs" if margin is None else
+                      f"no difference either way, and none of {margin:g} point{'' if margin == 1 else 's'} "
+                      f"or more: equivalent within ±{margin:g}")
             text = (f"not settled: {self.b} - {self.a} = {last.diff * 100:+.2f} points at epoch {last.epoch}, "
                     f"95% CI {last.ci_low * 100:+.2f} to {last.ci_high * 100:+.2f} holds 0; {advice}")
         if self.lead_changed_at is not None:
