@@ -39,7 +39,7 @@ from kvt_models.errors import DiskFull, KvtError, TrainingDiverged, is_user_erro
 from kvt_models.events import Listener, StageChanged, TrainEnded, TrainFailed, TrainStarted, ignore
 from kvt_models.settings import precision
 from kvt_models.settings.config import RunConfig
-from kvt_models.settings.recipes import get_recipe
+from kvt_models.settings.recipes import get_recipe, warmup_linear_decay
 from kvt_models.store.runs import (
     CONFIG_FILE,
     CONFUSION_FILE,
@@ -343,6 +343,7 @@ def _load_checkpoint(path: Path, iterations: int) -> Any:
     from kvt_models.model import layers  # noqa: F401 - registers CReLU and TFActivation for deserialization
 
     keras = runtime.keras()  # the run's own runtime, activated by _prepare
+    warmup_linear_decay(keras)  # registers the schedule that a saved optimizer may name
     try:
         with runtime.strategy_scope():
             model = keras.saving.load_model(path, safe_mode=True)

@@ -31,9 +31,9 @@ def test_the_fast_recipes_warm_up_is_a_share_of_the_run_in_steps():
 
     fast = get_recipe("fast")
     assert fast.epochs == 4
-    # 2,000 images (32 steps an epoch at batch 64) and 50,000 (782): the same share of the run.
-    assert fast.warmup_steps(4 * 32) == round(fast.warmup * 128)
-    assert fast.warmup_steps(4 * 782) == round(fast.warmup * 3128)
+    # 2,000 images (63 steps an epoch at batch 32) and 50,000 (1,563): the same share of the run.
+    assert fast.warmup_steps(4 * 63) == round(fast.warmup * 252)
+    assert fast.warmup_steps(4 * 1563) == round(fast.warmup * 6252)
     assert fast.warmup_steps(1) == 0 and fast.warmup_steps(2) <= 1  # never more than half of a tiny run
 
 
@@ -41,8 +41,8 @@ def test_a_short_run_peaks_at_a_lower_learning_rate():
     from kvt_models.settings.recipes import get_recipe
 
     fast = get_recipe("fast")
-    assert fast.peak_lr(0.2, 4 * 782) == 0.2  # the full CIFAR-10: the recipe's own
-    assert fast.peak_lr(0.2, 4 * 32) == 0.2 * 128 / fast.full_lr_steps  # 2,000 images
+    assert fast.peak_lr(fast.lr, 4 * 1563) == fast.lr  # the full CIFAR-10: the recipe's own
+    assert fast.peak_lr(fast.lr, 4 * 63) == fast.lr * 252 / fast.full_lr_steps  # 2,000 images
     assert get_recipe("seed-2018").peak_lr(0.01, 10) == 0.01
 
 
@@ -55,6 +55,31 @@ def test_the_optimizer_clips_each_steps_gradient_to_the_recipes_global_norm():
     optimizer = fast.make_optimizer(keras, fast.lr, fast.epochs, 100)
     assert fast.global_clipnorm == optimizer.global_clipnorm == 2.0
     assert get_recipe("seed-2018").make_optimizer(keras, 0.01, 30, 100).global_clipnorm is None
+
+
+def test_the_learning_rate_rises_over_the_warm_up_then_falls_in_a_line_to_zero():
+    import keras
+
+    from kvt_models.settings.recipes import get_recipe
+
+    fast = get_recipe("fast")
+    assert fast.decay == "linear" and fast.final_lr == 0.0
+    total = 4 * 1563
+    warm = fast.warmup_steps(total)
+    schedule = fast.make_optimizer(keras, fast.lr, 4, 1563)._learning_rate
+
+    def lr(step: int) -> float:
+        return float(keras.ops.convert_to_numpy(schedule(step)))
+
+    assert np.isclose(lr(0), fast.lr / 10) and np.isclose(lr(warm // 2), (fast.lr / 10 + fast.lr) / 2)
+    assert np.isclose(lr(warm), fast.lr)
+    middle = warm + (total - warm) // 2
+    assert np.isclose(lr(middle), fast.lr * (1 - (middle - warm) / (total - warm)))
+    assert lr(total) == 0.0 and lr(total + 100) == 0.0
+
+    # A resumed run reloads its optimizer: the schedule is a registered Keras object.
+    again = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(schedule))
+    assert again.get_config() == schedule.get_config() and np.isclose(float(again(middle)), lr(middle))
 
 
 def test_a_run_of_an_older_version_of_a_recipe_never_stands_in_for_todays(tmp_path):

@@ -222,7 +222,7 @@ def test_resolved_puts_values_in_their_canonical_form(tmp_path: Path, monkeypatc
     (tmp_path / "imgs").mkdir()
     cfg = RunConfig(framework="Keras", activation="CReLU", data="Sample", recipe="FAST", seed=3).resolved()
     assert (cfg.framework, cfg.activation, cfg.data, cfg.recipe) == ("keras", "crelu", "sample", "fast")
-    assert (cfg.epochs, cfg.batch_size, cfg.lr, cfg.seed) == (4, 64, 0.2, 3)  # the recipe's
+    assert (cfg.epochs, cfg.batch_size, cfg.lr, cfg.seed) == (4, 32, 0.1, 3)  # the recipe's
     assert RunConfig(data="imgs").resolved().data == str(tmp_path / "imgs")  # absolute: resumable from anywhere
     with pytest.raises(ConfigError, match="does not exist"):
         RunConfig(data="./sample").resolved()  # a folder named sample is a path, which must exist
