@@ -12,7 +12,6 @@ run folder. docs/recipes.md has the tables these runs made.
 
 Levers beyond the recipe's fields (``--set``):
 
-- ``decay=linear``: a linear decay to ``final_lr`` instead of the cosine;
 - ``ema=M``: an EMA of the weights (Keras's ``use_ema``, momentum M), written
   over the weights at each epoch's last step, so each epoch is scored (and
   saved) with it.
@@ -31,7 +30,7 @@ from typing import Any
 
 from kvt_models.settings import recipes
 
-EXTRA = {"decay": str, "ema": float}
+EXTRA = {"ema": float}
 
 
 def parse_value(text: str, kind: Any) -> Any:
@@ -57,28 +56,7 @@ def lever_recipe(settings: dict[str, str]) -> recipes.Recipe:
         return recipe
 
     def make_optimizer(self: recipes.Recipe, keras: Any, lr: float, epochs: int, steps_per_epoch: int) -> Any:
-        total = max(1, epochs * steps_per_epoch)
-        warm = self.warmup_steps(total)
-        peak = self.peak_lr(lr, total)
-        if extra.get("decay") == "linear":
-
-            class WarmLinear(keras.optimizers.schedules.LearningRateSchedule):
-                def __call__(self_, step: Any) -> Any:
-                    ops = keras.ops
-                    step = ops.cast(step, "float32")
-                    up = peak / 10 + (peak - peak / 10) * step / max(1, warm)
-                    frac = ops.clip((step - warm) / max(1, total - warm), 0.0, 1.0)
-                    down = peak * (1 - frac * (1 - self.final_lr))
-                    return ops.where(step < warm, up, down)
-
-                def get_config(self_) -> dict[str, Any]:
-                    return {}
-
-            schedule = WarmLinear()
-        else:
-            schedule = keras.optimizers.schedules.CosineDecay(
-                initial_learning_rate=peak / 10, decay_steps=max(1, total - warm), alpha=self.final_lr,
-                warmup_target=peak, warmup_steps=warm)
+        schedule = self.schedule(keras, lr, max(1, epochs * steps_per_epoch))
         kwargs: dict[str, Any] = {"global_clipnorm": self.global_clipnorm}
         if extra.get("ema"):
             # Overwritten at the last step of every epoch: the epoch's score and checkpoint are the EMA's.

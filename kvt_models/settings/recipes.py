@@ -87,6 +87,26 @@ class Recipe:
         if self.no_decay_on_norm_and_bias and self.weight_decay:
             optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
 
+    def schedule(self, keras: Any, lr: float, total: int) -> Any:
+        """``fast``'s learning-rate schedule for a run of ``total`` steps: a warm-up, then the decay.
+
+        In steps, not epochs: the same shape on 2,000 images (63 steps an
+        epoch at batch 32) as on 50,000 (1,563).
+        """
+        warmup = self.warmup_steps(total)
+        lr = self.peak_lr(lr, total)
+        if self.decay == "linear":
+            return warmup_linear_decay(keras)(
+                start=lr / 10, peak=lr, warmup_steps=warmup, total_steps=total, final=self.final_lr
+            )
+        return keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=lr / 10,
+            decay_steps=max(1, total - warmup),
+            alpha=self.final_lr,
+            warmup_target=lr,
+            warmup_steps=warmup,
+        )
+
     def make_optimizer(self, keras: Any, lr: float, epochs: int, steps_per_epoch: int) -> Any:
         """Build a fresh optimizer for a run of ``epochs`` x ``steps_per_epoch`` steps.
 
@@ -101,25 +121,8 @@ class Recipe:
             )
             return keras.optimizers.SGD(learning_rate=schedule)
         if self.name == "fast":
-            # In steps, not epochs: the same shape on 2,000 images (32 steps an epoch) as on 50,000 (391).
-            total = max(1, epochs * steps_per_epoch)
-            warmup = self.warmup_steps(total)
-            lr = self.peak_lr(lr, total)
-            schedule: Any
-            if self.decay == "linear":
-                schedule = warmup_linear_decay(keras)(
-                    start=lr / 10, peak=lr, warmup_steps=warmup, total_steps=total, final=self.final_lr
-                )
-            else:
-                schedule = keras.optimizers.schedules.CosineDecay(
-                    initial_learning_rate=lr / 10,
-                    decay_steps=max(1, total - warmup),
-                    alpha=self.final_lr,
-                    warmup_target=lr,
-                    warmup_steps=warmup,
-                )
             optimizer = keras.optimizers.SGD(
-                learning_rate=schedule,
+                learning_rate=self.schedule(keras, lr, max(1, epochs * steps_per_epoch)),
                 momentum=0.9,
                 nesterov=True,
                 weight_decay=self.weight_decay,

@@ -4,7 +4,7 @@ Seed 1 of the recipe (batch 32, linear decay to zero) reaches 78.03% in bfloat16
 per seed"; seeds 1-5 in the table there); issue 19 asks for 77% on every seed and 78% on average. The test
 guards what is reached, less half a point for another CPU's arithmetic, so that a change that loses it fails.
 
-Slow (about 4 minutes on a 2-core box with AVX-512 BF16, 12 without): run with
+Slow (about 4 minutes on a 2-core box with AVX-512 BF16; v2 took 11 in float32 without it): run with
 ``python -m pytest -m slow tests/engine/test_fast_recipe.py``.
 It runs the very command of issue 19 (seed 1) and reads what it printed and wrote.
 """
