@@ -46,6 +46,7 @@ class Recipe:
     # fast: the global norm that each step's gradient is clipped to (None: no clipping)
     global_clipnorm: float | None = None
     decay: str = "cosine"  # fast: after the warm-up, "cosine" or "linear" down to final_lr x lr
+    alternate_flips: bool = False  # augmentation: each image mirrored the other way each epoch (kvt_models.train.pipeline)
 
     def fingerprint(self) -> str:
         """A short hash of every field but the summary: two runs of one recipe name trained alike only if theirs are equal.

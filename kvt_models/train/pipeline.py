@@ -42,22 +42,46 @@ def make_dataset(
     shift: int = 4,
     seed: int | None = None,
     repeat: bool = False,
+    alternate: bool = False,
 ) -> Any:
     """Batches of (float images, one-hot labels), or images alone, for this process's runtime.
 
     ``repeat``: on TensorFlow, the epochs follow one another without end (each
     reshuffled), for ``fit(steps_per_epoch=...)`` to keep one iterator for the
     whole run; the PyDataset is endless already (Keras calls its ``on_epoch_end``).
+
+    ``alternate`` (with ``augment``): airbench's alternating flips. Each image
+    is mirrored or not at random in the first epoch, then the other way round
+    in each epoch after, so that every two epochs show each image both ways
+    (random flips show some images the same way in all four of a short run).
+    On TensorFlow it needs ``repeat``: the epoch is counted along the one iterator.
+    A lever that ``fast`` does not use: it lost on each seed tried (docs/recipes.md).
     """
+    if alternate and not augment:
+        raise ValueError(f"alternate flips are an augmentation: they need augment=True. Received: augment={augment}")
     if runtime.tf_engine():
+        if alternate and not repeat:
+            raise ValueError("alternate flips on TensorFlow count the epochs along one endless iterator: "
+                             f"they need repeat=True. Received: repeat={repeat}")
         return _tf_dataset(x, y, batch_size, num_classes=num_classes, shuffle=shuffle, augment=augment, shift=shift,
-                           seed=seed, repeat=repeat)
+                           seed=seed, repeat=repeat, alternate=alternate)
     return _py_dataset_class()(x, y, batch_size, num_classes=num_classes, shuffle=shuffle, augment=augment,
-                               shift=shift, seed=seed)
+                               shift=shift, seed=seed, alternate=alternate)
+
+
+def flip_plan(n: int, seed: int | None) -> np.ndarray:
+    """Whether each of ``n`` images is mirrored in a run's first epoch under alternating flips (then each epoch after, the other way)."""
+    return np.random.default_rng(seed).integers(0, 2, size=n).astype(bool)
+
+
+def alternate_flips(images: np.ndarray, first: np.ndarray, epoch: int) -> np.ndarray:
+    """``images`` mirrored where ``first`` (their entries of :func:`flip_plan`) says so, the other way in odd epochs."""
+    flip = first ^ bool(epoch % 2)
+    return np.where(flip[:, None, None, None], images[:, :, ::-1], images)
 
 
 def _tf_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int, *, num_classes: int | None, shuffle: bool,
-                augment: bool, shift: int, seed: int | None, repeat: bool = False) -> Any:
+                augment: bool, shift: int, seed: int | None, repeat: bool = False, alternate: bool = False) -> Any:
     from kvt_models.backend.tfenv import import_tf
 
     tf = import_tf()
@@ -79,9 +103,13 @@ def _tf_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int, *, num_cla
         # tf.numpy_function stalled the process for ~30 s in about one epoch in
         # three (issue 19; docs/performance.md).
         ds = ds.repeat()
-    ds = ds.map(_gatherer(tf, x, labels), num_parallel_calls=PARALLEL)
-    if augment and y is not None:
-        ds = ds.map(_tf_augment_batch(tf, shift, seed), num_parallel_calls=PARALLEL)
+    if alternate and labels is not None:
+        # Numbered batches: the number tells the epoch (a partial last batch ends each one).
+        ds = ds.enumerate().map(_alternating_gatherer(tf, x, labels, batch_size, seed), num_parallel_calls=PARALLEL)
+    else:
+        ds = ds.map(_gatherer(tf, x, labels), num_parallel_calls=PARALLEL)
+    if augment and y is not None and (shift or not alternate):
+        ds = ds.map(_tf_augment_batch(tf, shift, seed, flip=not alternate), num_parallel_calls=PARALLEL)
 
     def scale(images):
         return tf.cast(images, tf.float32) / 255.0
@@ -132,8 +160,28 @@ def _gatherer(tf: Any, x: np.ndarray, y: np.ndarray | None) -> Any:
     return gather
 
 
-def _tf_augment_batch(tf: Any, shift: int, seed: int | None) -> Any:
+def _alternating_gatherer(tf: Any, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None) -> Any:
+    """A tf.data map function: (batch number, indices) -> the images at them, flipped as :func:`alternate_flips` says, and their labels."""
+    image_shape = [None, *x.shape[1:]]
+    first = flip_plan(len(x), seed)
+    per_epoch = math.ceil(len(x) / batch_size)
+
+    def take(k, i):
+        return alternate_flips(x[i], first[i], int(k) // per_epoch), y[i]
+
+    def gather(k, idx):
+        images, labels = tf.numpy_function(take, [k, idx], (tf.uint8, tf.int32), stateful=False)
+        images.set_shape(image_shape)
+        labels.set_shape([None])
+        return images, labels
+
+    return gather
+
+
+def _tf_augment_batch(tf: Any, shift: int, seed: int | None, *, flip: bool = True) -> Any:
     """Light augmentation of a uint8 batch, vectorized: a random horizontal flip and a shift of up to ``shift`` pixels.
+
+    ``flip=False``: the shift alone (the flips were alternated as the batch was gathered).
 
     Each image gets its own flip and shift (reflect-pad by ``shift``, then its own
     window of the original size, cut with two batched gathers). Per batch rather than per
@@ -145,8 +193,9 @@ def _tf_augment_batch(tf: Any, shift: int, seed: int | None) -> Any:
     def augment(images, labels):
         shape = tf.shape(images)
         n, h, w = shape[0], shape[1], shape[2]
-        flip = tf.random.uniform([n], seed=seed) < 0.5
-        images = tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
+        if flip:
+            mirrored = tf.random.uniform([n], seed=seed) < 0.5
+            images = tf.where(mirrored[:, None, None, None], tf.reverse(images, axis=[2]), images)
         if shift == 0:
             return images, labels
         padded = tf.pad(images, [[0, 0], [shift, shift], [shift, shift], [0, 0]], mode="REFLECT")
@@ -159,9 +208,9 @@ def _tf_augment_batch(tf: Any, shift: int, seed: int | None) -> Any:
     return augment
 
 
-def augment_batch(images: np.ndarray, rng: np.random.Generator, shift: int = 4) -> np.ndarray:
-    """What the tf.data path does, for a uint8 batch: a random flip, then a shift of up to ``shift`` pixels."""
-    flipped = np.where(rng.random(len(images))[:, None, None, None] < 0.5, images[:, :, ::-1], images)
+def augment_batch(images: np.ndarray, rng: np.random.Generator, shift: int = 4, *, flip: bool = True) -> np.ndarray:
+    """What the tf.data path does, for a uint8 batch: a random flip (unless ``flip=False``), then a shift of up to ``shift`` pixels."""
+    flipped = np.where(rng.random(len(images))[:, None, None, None] < 0.5, images[:, :, ::-1], images) if flip else images
     padded = np.pad(flipped, ((0, 0), (shift, shift), (shift, shift), (0, 0)), mode="reflect")
     h, w = images.shape[1:3]
     out = np.empty_like(images)
@@ -183,11 +232,14 @@ def _py_dataset_class() -> Any:
     class ArrayBatches(keras.utils.PyDataset):
         """Shuffled, scaled (and optionally augmented) batches of uint8 arrays, in NumPy."""
 
-        def __init__(self, x, y, batch_size, *, num_classes=None, shuffle=False, augment=False, shift=4, seed=None):
+        def __init__(self, x, y, batch_size, *, num_classes=None, shuffle=False, augment=False, shift=4, seed=None,
+                     alternate=False):
             super().__init__()  # one worker, no multiprocessing: batches are cheap next to a train step
             self.x, self.y, self.batch_size = x, y, batch_size
             self.num_classes = num_classes
             self.shuffle, self.augment, self.shift = shuffle, augment and y is not None, shift
+            self.first = flip_plan(len(x), seed) if alternate and self.augment else None
+            self.epoch = 0
             self.rng = np.random.default_rng(seed)
             self.order = self.rng.permutation(len(x)) if shuffle else np.arange(len(x))
 
@@ -197,14 +249,17 @@ def _py_dataset_class() -> Any:
         def __getitem__(self, index):
             take = self.order[index * self.batch_size:(index + 1) * self.batch_size]
             images = self.x[take]
+            if self.first is not None:
+                images = alternate_flips(images, self.first[take], self.epoch)
             if self.augment:
-                images = augment_batch(images, self.rng, self.shift)
+                images = augment_batch(images, self.rng, self.shift, flip=self.first is None)
             images = images.astype(np.float32) / 255.0
             if self.y is None:
                 return images
             return images, np.eye(self.num_classes, dtype=np.float32)[self.y[take]]
 
         def on_epoch_end(self):
+            self.epoch += 1
             if self.shuffle:
                 self.order = self.rng.permutation(len(self.x))
 

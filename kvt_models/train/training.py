@@ -228,6 +228,7 @@ class _Run:
         train_ds = make_dataset(
             data.x_train, data.y_train, cfg.batch_size, num_classes=data.num_classes,
             shuffle=True, augment=recipe.augment, shift=recipe.shift, seed=cfg.seed + opened.done, repeat=True,
+            alternate=recipe.alternate_flips,
         )
         return _Prepared(cfg, data, model, recorder, started, train_ds)
 

@@ -40,3 +40,65 @@ def test_augmented_batches_are_flips_and_shifts_of_their_own_images(shift):
     assert seen == n
     assert flipped_any
     assert shifted_any == (shift > 0)
+
+
+def _flips_per_image(batches, x, epochs, per_epoch):
+    """image index -> whether it came mirrored, epoch by epoch, from (float images, one-hot labels) batches."""
+    seen: dict[int, list[bool]] = {}
+    for k, (images, labels) in enumerate(batches):
+        if k == epochs * per_epoch:
+            break
+        images = np.rint(np.asarray(images) * 255).astype(np.uint8)
+        for image, label in zip(images, np.asarray(labels).argmax(axis=1)):
+            mirrored = np.array_equal(image, x[label][:, ::-1])
+            assert mirrored or np.array_equal(image, x[label]), "an image is neither itself nor its mirror"
+            seen.setdefault(int(label), []).append(mirrored)
+    return seen
+
+
+def _assert_alternating(seen, n, epochs):
+    assert sorted(seen) == list(range(n)), "an epoch missed images, or showed one twice"
+    for flips in seen.values():
+        assert len(flips) == epochs
+        assert all(a != b for a, b in zip(flips, flips[1:])), f"flips do not alternate: {flips}"
+    firsts = [flips[0] for flips in seen.values()]
+    assert 0 < sum(firsts) < n, "the first epoch's flips are not a mix"
+
+
+def test_alternating_flips_show_each_image_the_other_way_every_epoch_on_tf_data():
+    runtime.activate("tensorflow")
+    from kvt_models.train.pipeline import make_dataset
+
+    n, batch, epochs = 40, 16, 4  # a partial last batch: the epoch count must survive it
+    x = np.random.default_rng(1).integers(0, 256, (n, 8, 8, 3), dtype=np.uint8)
+    ds = make_dataset(x, np.arange(n), batch, num_classes=n, shuffle=True, augment=True, shift=0, seed=5,
+                      repeat=True, alternate=True)
+    seen = _flips_per_image(((i.numpy(), lab.numpy()) for i, lab in ds), x, epochs, per_epoch=3)
+    _assert_alternating(seen, n, epochs)
+
+
+def test_alternating_flips_show_each_image_the_other_way_every_epoch_from_numpy():
+    runtime.activate("tensorflow")
+    from kvt_models.train.pipeline import _py_dataset_class
+
+    n, batch, epochs = 40, 16, 4
+    x = np.random.default_rng(1).integers(0, 256, (n, 8, 8, 3), dtype=np.uint8)
+    ds = _py_dataset_class()(x, np.arange(n), batch, num_classes=n, shuffle=True, augment=True, shift=0, seed=5,
+                             alternate=True)
+
+    def batches():
+        while True:
+            for index in range(len(ds)):
+                yield ds[index]
+            ds.on_epoch_end()  # what Keras calls between epochs
+
+    _assert_alternating(_flips_per_image(batches(), x, epochs, per_epoch=len(ds)), n, epochs)
+
+
+def test_alternating_flips_on_tf_data_need_the_one_endless_iterator():
+    runtime.activate("tensorflow")
+    from kvt_models.train.pipeline import make_dataset
+
+    x = np.zeros((4, 8, 8, 3), np.uint8)
+    with pytest.raises(ValueError, match="repeat=True"):
+        make_dataset(x, np.arange(4), 2, num_classes=4, augment=True, alternate=True)
