@@ -136,12 +136,14 @@ class Design:
     def method(self, pairs: int = 1) -> str:
         """What decided, in words, for comparison.json and the verdict."""
         holm = f"; Holm over {pairs} pairs at each look" if pairs > 1 else ""
-        tost = f"TOST (equivalent: the {1 - 2 * self.alpha:.0%} CI inside ±{self.min_effect * 100:g} points)"
+        margin = self.min_effect * 100
+        margin_text = f"±{margin:g} point{'' if margin == 1 else 's'}"
+        tost = f"TOST (equivalent: the {1 - 2 * self.alpha:.0%} CI inside {margin_text})"
         if not self.sequential:
             seeds = f"{self.max_seeds} seed{'s' if self.max_seeds != 1 else ''}"
             return (f"Welch's unpaired t-test at alpha {self.alpha:g} after {seeds}; "
                     f"{tost}{holm.replace(' at each look', '')}")
-        tost = f"TOST at each look's alpha (equivalent: its 1 - 2 alpha CI inside ±{self.min_effect * 100:g} points)"
+        tost = f"TOST at each look's alpha (equivalent: its 1 - 2 alpha CI inside {margin_text})"
         return (f"sequential: Welch's unpaired t-test after {self.first_look}..{self.max_seeds} seeds, alpha "
                 f"{self.alpha:g} spent over the looks by the {SPENDING[self.spending]} (Bonferroni); {tost}{holm}")
 

@@ -96,7 +96,7 @@ def decision_sentence(pair: PairSummary) -> str:
         elif decision.outcome == "equivalent":
             real = " (the difference is real, its CI excludes 0, but smaller than that)" if (
                 last.ci_low > 0 or last.ci_high < 0) else ""
-            text = (f"{pair.a} and {pair.b} are equivalent within ±{pts:g} points: {name} = {last.diff * 100:+.2f} "
+            text = (f"{pair.a} and {pair.b} are equivalent within ±{_points(pts)}: {name} = {last.diff * 100:+.2f} "
                     f"({eq} lies inside ±{pts:g}){real}, decided after {seeds}.")
         else:
             state = "still open" if decision.outcome == "open" else "undecided"
