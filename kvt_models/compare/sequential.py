@@ -71,6 +71,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from kvt_models.compare.stats import points
 from kvt_models.events import LookTaken, PairLook
 from kvt_models.settings.options import FIRST_LOOK
 
@@ -136,8 +137,7 @@ class Design:
     def method(self, pairs: int = 1) -> str:
         """What decided, in words, for comparison.json and the verdict."""
         holm = f"; Holm over {pairs} pairs at each look" if pairs > 1 else ""
-        margin = self.min_effect * 100
-        margin_text = f"±{margin:g} point{'' if margin == 1 else 's'}"
+        margin_text = f"±{points(self.min_effect * 100)}"
         tost = f"TOST (equivalent: the {1 - 2 * self.alpha:.0%} CI inside {margin_text})"
         if not self.sequential:
             seeds = f"{self.max_seeds} seed{'s' if self.max_seeds != 1 else ''}"

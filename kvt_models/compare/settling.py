@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from kvt_models.compare.stats import Stat, mean_std, welch
+from kvt_models.compare.stats import Stat, mean_std, points, welch
 
 MIN_SEEDS = 2  # a standard deviation, and so a CI, needs at least two values
 METRIC = "val_accuracy"
@@ -101,7 +101,7 @@ class PairTrajectory:
         else:
             margin = equivalent_within
             advice = ("run more seeds or more epochs" if margin is None else
-                      f"no difference either way, and none of {margin:g} point{'' if margin == 1 else 's'} "
+                      f"no difference either way, and none of {points(margin)} "
                       f"or more: equivalent within ±{margin:g}")
             text = (f"not settled: {self.b} - {self.a} = {last.diff * 100:+.2f} points at epoch {last.epoch}, "
                     f"95% CI {last.ci_low * 100:+.2f} to {last.ci_high * 100:+.2f} holds 0; {advice}")

@@ -1,8 +1,9 @@
 """The statistics of a comparison: mean ± sd of a variant's runs, and Welch's t-test between two variants.
 
 Scipy does the test and its confidence interval; this module only handles
-the small-sample edges (one seed, identical results) and the one format of
-``mean ± sd`` that the CLI's table and the app's share.
+the small-sample edges (one seed, identical results), the one format of
+``mean ± sd`` that the CLI's table and the app's share, and the one way a
+margin in points is put in words.
 """
 
 from __future__ import annotations
@@ -60,3 +61,8 @@ def mean_std(stat: Stat, *, aligned: bool = False) -> str:
     mean_width, std_width = (6, 5) if aligned else (0, 0)
     std = "n/a".rjust(std_width) if math.isnan(stat.std) else f"{stat.std * 100:{std_width}.2f}"
     return f"{stat.mean * 100:{mean_width}.2f} ± {std}"
+
+
+def points(value: float) -> str:
+    """A margin in percentage points, in words: ``1 point``, ``2.5 points``."""
+    return f"{value:g} point{'' if value == 1 else 's'}"

@@ -10,7 +10,7 @@ import math
 from typing import TYPE_CHECKING
 
 from kvt_models.compare.settling import format_trajectories
-from kvt_models.compare.stats import Stat, mean_std
+from kvt_models.compare.stats import Stat, mean_std, points
 
 if TYPE_CHECKING:
     from kvt_models.compare.settling import Trajectories
@@ -32,24 +32,24 @@ def verdict(variants: list[VariantSummary], pairs: list[PairSummary], per_epoch:
     pair = min(pairs, key=lambda p: (math.isnan(decisive(p)), decisive(p)))
     n = min(v.final_accuracy.n for v in variants if v.variant in (pair.a, pair.b))
     better, worse = (pair.b, pair.a) if pair.diff >= 0 else (pair.a, pair.b)
-    points = abs(pair.diff) * 100
+    lead = abs(pair.diff) * 100
     if math.isnan(pair.p_value):
-        text = (f"{better} is {points:.1f} points better than {worse} on one seed each; "
+        text = (f"{better} is {lead:.1f} points better than {worse} on one seed each; "
                 "that says nothing about noise: run at least 2 seeds (3 or more is better).")
     else:
         seeds = f"{n} seed{'s' if n != 1 else ''}"
         ci = f"95% CI {pair.ci95[0] * 100:+.1f} to {pair.ci95[1] * 100:+.1f} points for {pair.b} - {pair.a}"
         p_text = (f"Holm-corrected p={decisive(pair):.3f} over {len(pairs)} comparisons with {pair.a}"
                   if several else f"p={pair.p_value:.3f}")
-        if points < 0.05:
+        if lead < 0.05:
             text = f"{pair.a} and {pair.b} score the same on average over {seeds} ({p_text}; {ci})."
         elif pair.significant:
-            text = f"{better} is {points:.1f} points better than {worse}, and with {seeds} that is significant ({p_text}; {ci})."
+            text = f"{better} is {lead:.1f} points better than {worse}, and with {seeds} that is significant ({p_text}; {ci})."
         else:
             # An equivalent pair is decided: more seeds would not change what matters.
             advice = ("" if pair.decision is not None and pair.decision.outcome == "equivalent"
                       else "; run more seeds")
-            text = (f"{better} is {points:.1f} points better than {worse}, but with {seeds} that is not significant "
+            text = (f"{better} is {lead:.1f} points better than {worse}, but with {seeds} that is not significant "
                     f"({p_text}; {ci}){advice}.")
     trajectory = next((t for t in (per_epoch.pairs if per_epoch else []) if (t.a, t.b) == (pair.a, pair.b)), None)
     if trajectory is not None and trajectory.lead_changed_at is not None:
@@ -64,11 +64,6 @@ def verdict(variants: list[VariantSummary], pairs: list[PairSummary], per_epoch:
         # A sequential comparison is about its decisions: they come first.
         text = " ".join(decided) + " " + text if sequential else text + " " + " ".join(decided)
     return text
-
-
-def _points(points: float) -> str:
-    """``1 point``, ``2.5 points``."""
-    return f"{points:g} point{'' if points == 1 else 's'}"
 
 
 def _level(alpha: float) -> str:
@@ -96,7 +91,7 @@ def decision_sentence(pair: PairSummary) -> str:
         elif decision.outcome == "equivalent":
             real = " (the difference is real, its CI excludes 0, but smaller than that)" if (
                 last.ci_low > 0 or last.ci_high < 0) else ""
-            text = (f"{pair.a} and {pair.b} are equivalent within ±{_points(pts)}: {name} = {last.diff * 100:+.2f} "
+            text = (f"{pair.a} and {pair.b} are equivalent within ±{points(pts)}: {name} = {last.diff * 100:+.2f} "
                     f"({eq} lies inside ±{pts:g}){real}, decided after {seeds}.")
         else:
             state = "still open" if decision.outcome == "open" else "undecided"
@@ -106,7 +101,7 @@ def decision_sentence(pair: PairSummary) -> str:
                     f"within ±{pts:g}).")
         if pair.seeds_needed is not None:
             text += (f" At this noise a fixed comparison needs {pair.seeds_needed} seeds per variant to detect "
-                     f"{_points(pts)} with 80% power.")
+                     f"{points(pts)} with 80% power.")
     return text
 
 
@@ -116,7 +111,7 @@ def decision_cells(p: PairSummary) -> str:
         return ""
     text = f"; {p.decision.outcome} after {p.decision.seeds} seeds"
     if p.seeds_needed is not None and p.decision.last is not None:
-        text += f"; seeds needed for {_points(p.decision.last.min_effect * 100)}: {p.seeds_needed}"
+        text += f"; seeds needed for {points(p.decision.last.min_effect * 100)}: {p.seeds_needed}"
     return text
 
 
