@@ -161,21 +161,18 @@ def _gatherer(tf: Any, x: np.ndarray, y: np.ndarray | None) -> Any:
 
 
 def _alternating_gatherer(tf: Any, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None) -> Any:
-    """A tf.data map function: (batch number, indices) -> the images at them, flipped as :func:`alternate_flips` says, and their labels."""
-    image_shape = [None, *x.shape[1:]]
-    first = flip_plan(len(x), seed)
+    """A tf.data map function: (batch number, indices) -> :func:`_gatherer`'s batch, flipped as :func:`alternate_flips` says."""
+    gather = _gatherer(tf, x, y)
+    first = tf.constant(flip_plan(len(x), seed))
     per_epoch = math.ceil(len(x) / batch_size)
 
-    def take(k, i):
-        return alternate_flips(x[i], first[i], int(k) // per_epoch), y[i]
+    def gather_flipped(k, idx):
+        images, labels = gather(idx)
+        odd_epoch = (k // per_epoch) % 2 == 1
+        flip = tf.math.logical_xor(tf.gather(first, idx), odd_epoch)
+        return tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images), labels
 
-    def gather(k, idx):
-        images, labels = tf.numpy_function(take, [k, idx], (tf.uint8, tf.int32), stateful=False)
-        images.set_shape(image_shape)
-        labels.set_shape([None])
-        return images, labels
-
-    return gather
+    return gather_flipped
 
 
 def _tf_augment_batch(tf: Any, shift: int, seed: int | None, *, flip: bool = True) -> Any:
