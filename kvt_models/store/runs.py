@@ -8,6 +8,7 @@ Layout of a run folder::
     history.csv      one row per finished epoch, flushed and fsynced as it ends
     model.keras      the model with its optimizer state, replaced at every epoch end
     report.json      sklearn classification report + confusion matrix of the epoch it names ("epoch"),
+                     and how many test-time views its predictions averaged ("views"),
                      replaced at every epoch end, after the checkpoint and the history row
     curves.png       loss/accuracy curves (the 2018 post's Figures 6 and 8)
     confusion.png    the confusion matrix
@@ -304,12 +305,15 @@ class RunWriter:
         atomic_write_bytes(self.file(HISTORY_FILE), buf.getvalue().encode())
 
     def write_report(self, report: dict[str, Any], confusion: list[list[int]], class_names: list[str],
-                     epoch: int | None = None) -> None:
-        """report.json: the test report of the model after ``epoch`` (the checkpoint's, when kvt writes it)."""
+                     epoch: int | None = None, views: int | None = None) -> None:
+        """report.json: the test report of the model after ``epoch`` (the checkpoint's, when kvt writes it).
+
+        ``views``: how many test-time views each prediction averaged (1: the plain image).
+        """
         atomic_write_json(
             self.file(REPORT_FILE),
             {"report": report, "confusion": confusion, "class_names": class_names,
-             **({"epoch": epoch} if epoch is not None else {})},
+             **({"epoch": epoch} if epoch is not None else {}), **({"views": views} if views is not None else {})},
         )
 
 

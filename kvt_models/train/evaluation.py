@@ -26,9 +26,11 @@ class Evaluation:
     confusion: list[list[int]]
     class_names: list[str]
     text: str  # the same report as sklearn prints it, for logs
+    views: int = 1  # the test-time views whose softmax the predictions average (1: the plain image)
 
 
-def evaluate_predictions(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> Evaluation:
+def evaluate_predictions(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str], *,
+                         views: int = 1) -> Evaluation:
     from sklearn.metrics import classification_report, confusion_matrix
 
     labels = list(range(len(class_names)))
@@ -36,7 +38,8 @@ def evaluate_predictions(y_true: np.ndarray, y_pred: np.ndarray, class_names: li
     report = classification_report(y_true, y_pred, output_dict=True, **kwargs)
     text = classification_report(y_true, y_pred, digits=2, **kwargs)
     cm = confusion_matrix(y_true, y_pred, labels=labels)
-    return Evaluation(report=report, confusion=cm.astype(int).tolist(), class_names=list(class_names), text=text)
+    return Evaluation(report=report, confusion=cm.astype(int).tolist(), class_names=list(class_names), text=text,
+                      views=views)
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -71,10 +74,13 @@ class EpochScorer:
     image's softmax, for recipes that train on flipped images.
     """
 
-    def __init__(self, x_test: np.ndarray, y_test: np.ndarray, batch_size: int, class_names: list[str], *,
+    # Images per predicted batch, whatever the run trains with: at 128 a pass over the test split takes
+    # ~4/5 of its time at 32, for a few MB of peak memory; larger batches cost more memory (docs/faults.md).
+    BATCH = 128
+
+    def __init__(self, x_test: np.ndarray, y_test: np.ndarray, class_names: list[str], *,
                  label_smoothing: float = 0.0, flip: bool = False):
         self.x, self.y = x_test, y_test
-        self.batch_size = batch_size
         self.class_names = list(class_names)
         self.label_smoothing = label_smoothing
         self.flip = flip
@@ -92,7 +98,7 @@ class EpochScorer:
             predicted = probs.argmax(axis=1)
         else:
             predicted = log_probs.argmax(axis=1)
-        self.latest = evaluate_predictions(self.y, predicted, self.class_names)
+        self.latest = evaluate_predictions(self.y, predicted, self.class_names, views=2 if self.flip else 1)
         return val_loss, val_accuracy
 
     def _logits(self, head: Any, *, mirrored: bool) -> np.ndarray:
@@ -103,21 +109,21 @@ class EpochScorer:
         ``tf.numpy_function`` is what stalled epochs for ~30 s (issue 19).
         """
         out = []
-        for start in range(0, len(self.x), self.batch_size):
-            images = self.x[start:start + self.batch_size]
+        for start in range(0, len(self.x), self.BATCH):
+            images = self.x[start:start + self.BATCH]
             if mirrored:
                 images = images[:, :, ::-1]
             batch = images.astype(np.float32) / 255.0
-            if len(batch) < self.batch_size:
+            if len(batch) < self.BATCH:
                 # Padded to the full batch: one traced shape, not a second trace (seconds) for the last batch.
-                batch = np.concatenate([batch, np.zeros((self.batch_size - len(batch), *batch.shape[1:]), np.float32)])
+                batch = np.concatenate([batch, np.zeros((self.BATCH - len(batch), *batch.shape[1:]), np.float32)])
             out.append(np.asarray(head.predict_on_batch(batch))[:len(images)])
         return np.concatenate(out)
 
     def warm_up(self, model: Any) -> None:
         """Trace the prediction of ``model`` now (one batch), so that the first epoch's time holds no tracing of it."""
         if len(self.x):
-            self._head(model).predict_on_batch(np.zeros((self.batch_size, *self.x.shape[1:]), np.float32))
+            self._head(model).predict_on_batch(np.zeros((self.BATCH, *self.x.shape[1:]), np.float32))
 
     def _head(self, model: Any) -> Any:
         if id(model) not in self._heads:
@@ -129,4 +135,6 @@ class EpochScorer:
     def report(self) -> dict[str, Any] | None:
         """What report.json holds for the last epoch scored (the run store adds the epoch), or None."""
         e = self.latest
-        return None if e is None else {"report": e.report, "confusion": e.confusion, "class_names": e.class_names}
+        if e is None:
+            return None
+        return {"report": e.report, "confusion": e.confusion, "class_names": e.class_names, "views": e.views}

@@ -238,8 +238,8 @@ class _Run:
         from kvt_models.train.evaluation import EpochScorer
 
         recipe = get_recipe(p.cfg.recipe)
-        scorer = EpochScorer(p.data.x_test, p.data.y_test, p.cfg.batch_size, p.data.class_names,
-                             label_smoothing=recipe.label_smoothing, flip=recipe.tta_flip)
+        scorer = EpochScorer(p.data.x_test, p.data.y_test, p.data.class_names, label_smoothing=recipe.label_smoothing,
+                             flip=recipe.tta_flip)
         listener = self.listener
         if p.cfg.tensorboard if self.tensorboard is None else self.tensorboard:
             from kvt_models.train.tensorboard import BoardWriter
@@ -277,7 +277,7 @@ class _Run:
         done = len(history)
         if evaluation is not None:
             report: dict[str, Any] = {"report": evaluation.report, "confusion": evaluation.confusion,
-                                      "class_names": evaluation.class_names}
+                                      "class_names": evaluation.class_names, "views": evaluation.views}
             report_epoch: int | None = done
         else:
             # No epoch finished here (a resumed run stopped in its first new epoch): what the run

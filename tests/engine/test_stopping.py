@@ -143,6 +143,7 @@ def test_the_scores_and_the_report_are_those_of_the_model_on_disk(tmp_path, reci
         probs = probs + model.predict(make_dataset(np.ascontiguousarray(data.x_test[:, :, ::-1]), None, 32), verbose=0)
     assert record.report["accuracy"] == pytest.approx(float(np.mean(probs.argmax(axis=1) == data.y_test)))
     assert record.report_epoch == 1 and sum(map(sum, record.confusion)) == 100
+    assert json.loads((result.run_dir / "report.json").read_text())["views"] == (2 if recipe == "fast" else 1)
 
 
 def test_a_resumed_run_stopped_in_its_first_new_epoch_keeps_its_report(tmp_path):
