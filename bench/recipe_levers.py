@@ -15,6 +15,9 @@ Levers beyond the recipe's fields (``--set``):
 - ``ema=M``: an EMA of the weights (Keras's ``use_ema``, momentum M), written
   over the weights at each epoch's last step, so each epoch is scored (and
   saved) with it.
+- ``bias_lr=K``: the batch-norm offsets (``beta``) step at K times the learning
+  rate (airbench's and David Page's higher rate for batch-norm biases), by an
+  SGD whose ``update_step`` scales the rate for those variables; Keras 3 only.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any
 
 from kvt_models.settings import recipes
 
-EXTRA = {"ema": float}
+EXTRA = {"ema": float, "bias_lr": float}
 
 
 def parse_value(text: str, kind: Any) -> Any:
@@ -61,8 +64,20 @@ def lever_recipe(settings: dict[str, str]) -> recipes.Recipe:
         if extra.get("ema"):
             # Overwritten at the last step of every epoch: the epoch's score and checkpoint are the EMA's.
             kwargs.update(use_ema=True, ema_momentum=extra["ema"], ema_overwrite_frequency=steps_per_epoch)
-        optimizer = keras.optimizers.SGD(learning_rate=schedule, momentum=0.9, nesterov=True,
-                                         weight_decay=self.weight_decay, **kwargs)
+        sgd = keras.optimizers.SGD
+        if extra.get("bias_lr"):
+            scale = extra["bias_lr"]
+
+            class BiasRateSGD(keras.optimizers.SGD):  # type: ignore[name-defined,misc]
+                def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> Any:
+                    # On TensorFlow this is the tf.Variable itself: "model/batch_normalization/beta:0"
+                    if variable.name.split("/")[-1].split(":")[0] == "beta":
+                        learning_rate = learning_rate * scale
+                    return super().update_step(gradient, variable, learning_rate)
+
+            sgd = BiasRateSGD
+        optimizer = sgd(learning_rate=schedule, momentum=0.9, nesterov=True,
+                        weight_decay=self.weight_decay, **kwargs)
         self.prepare_optimizer(optimizer)
         return optimizer
 
