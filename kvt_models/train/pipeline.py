@@ -43,6 +43,8 @@ def make_dataset(
     seed: int | None = None,
     repeat: bool = False,
     alternate: bool = False,
+    plan_seed: int | None = None,
+    first_epoch: int = 0,
 ) -> Any:
     """Batches of (float images, one-hot labels), or images alone, for this process's runtime.
 
@@ -55,8 +57,12 @@ def make_dataset(
     in each epoch after, so that every two epochs show each image both ways
     (random flips show some images the same way in all four of a short run).
     On TensorFlow it needs ``repeat``: the epoch is counted along the one iterator.
+    A resumed run goes on with the same plan: ``plan_seed`` is the run's seed (the
+    default, ``seed``, is the shuffle's, which a resumed run changes) and
+    ``first_epoch`` the number of epochs the run has already done.
     A lever that ``fast`` does not use: it lost on each seed tried (docs/recipes.md).
     """
+    plan_seed = seed if plan_seed is None else plan_seed
     if alternate and not augment:
         raise ValueError(f"alternate flips are an augmentation: they need augment=True. Received: augment={augment}")
     if runtime.tf_engine():
@@ -64,9 +70,9 @@ def make_dataset(
             raise ValueError("alternate flips on TensorFlow count the epochs along one endless iterator: "
                              f"they need repeat=True. Received: repeat={repeat}")
         return _tf_dataset(x, y, batch_size, num_classes=num_classes, shuffle=shuffle, augment=augment, shift=shift,
-                           seed=seed, repeat=repeat, alternate=alternate)
+                           seed=seed, repeat=repeat, alternate=alternate, plan_seed=plan_seed, first_epoch=first_epoch)
     return _py_dataset_class()(x, y, batch_size, num_classes=num_classes, shuffle=shuffle, augment=augment,
-                               shift=shift, seed=seed, alternate=alternate)
+                               shift=shift, seed=seed, alternate=alternate, plan_seed=plan_seed, first_epoch=first_epoch)
 
 
 def flip_plan(n: int, seed: int | None) -> np.ndarray:
@@ -81,7 +87,8 @@ def alternate_flips(images: np.ndarray, first: np.ndarray, epoch: int) -> np.nda
 
 
 def _tf_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int, *, num_classes: int | None, shuffle: bool,
-                augment: bool, shift: int, seed: int | None, repeat: bool = False, alternate: bool = False) -> Any:
+                augment: bool, shift: int, seed: int | None, repeat: bool = False, alternate: bool = False,
+                plan_seed: int | None = None, first_epoch: int = 0) -> Any:
     from kvt_models.backend.tfenv import import_tf
 
     tf = import_tf()
@@ -105,7 +112,8 @@ def _tf_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int, *, num_cla
         ds = ds.repeat()
     if alternate and labels is not None:
         # Numbered batches: the number tells the epoch (a partial last batch ends each one).
-        ds = ds.enumerate().map(_alternating_gatherer(tf, x, labels, batch_size, seed), num_parallel_calls=PARALLEL)
+        gather = _alternating_gatherer(tf, x, labels, batch_size, plan_seed, first_epoch)
+        ds = ds.enumerate().map(gather, num_parallel_calls=PARALLEL)
     else:
         ds = ds.map(_gatherer(tf, x, labels), num_parallel_calls=PARALLEL)
     if augment and y is not None and (shift or not alternate):
@@ -160,15 +168,19 @@ def _gatherer(tf: Any, x: np.ndarray, y: np.ndarray | None) -> Any:
     return gather
 
 
-def _alternating_gatherer(tf: Any, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None) -> Any:
-    """A tf.data map function: (batch number, indices) -> :func:`_gatherer`'s batch, flipped as :func:`alternate_flips` says."""
+def _alternating_gatherer(tf: Any, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None,
+                          first_epoch: int = 0) -> Any:
+    """A tf.data map function: (batch number, indices) -> :func:`_gatherer`'s batch, flipped as :func:`alternate_flips` says.
+
+    Batch 0 is the first of epoch ``first_epoch`` (0: the run's first).
+    """
     gather = _gatherer(tf, x, y)
     first = tf.constant(flip_plan(len(x), seed))
     per_epoch = math.ceil(len(x) / batch_size)
 
     def gather_flipped(k, idx):
         images, labels = gather(idx)
-        odd_epoch = (k // per_epoch) % 2 == 1
+        odd_epoch = (k // per_epoch + first_epoch) % 2 == 1
         flip = tf.math.logical_xor(tf.gather(first, idx), odd_epoch)
         return tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images), labels
 
@@ -230,13 +242,13 @@ def _py_dataset_class() -> Any:
         """Shuffled, scaled (and optionally augmented) batches of uint8 arrays, in NumPy."""
 
         def __init__(self, x, y, batch_size, *, num_classes=None, shuffle=False, augment=False, shift=4, seed=None,
-                     alternate=False):
+                     alternate=False, plan_seed=None, first_epoch=0):
             super().__init__()  # one worker, no multiprocessing: batches are cheap next to a train step
             self.x, self.y, self.batch_size = x, y, batch_size
             self.num_classes = num_classes
             self.shuffle, self.augment, self.shift = shuffle, augment and y is not None, shift
-            self.first = flip_plan(len(x), seed) if alternate and self.augment else None
-            self.epoch = 0
+            self.first = flip_plan(len(x), seed if plan_seed is None else plan_seed) if alternate and self.augment else None
+            self.epoch = first_epoch
             self.rng = np.random.default_rng(seed)
             self.order = self.rng.permutation(len(x)) if shuffle else np.arange(len(x))
 

@@ -228,7 +228,8 @@ class _Run:
         train_ds = make_dataset(
             data.x_train, data.y_train, cfg.batch_size, num_classes=data.num_classes,
             shuffle=True, augment=recipe.augment, shift=recipe.shift, seed=cfg.seed + opened.done, repeat=True,
-            alternate=recipe.alternate_flips,
+            # A resumed run reshuffles from a new seed, but keeps alternating its flips where it left off.
+            alternate=recipe.alternate_flips, plan_seed=cfg.seed, first_epoch=opened.done,
         )
         return _Prepared(cfg, data, model, recorder, started, train_ds)
 

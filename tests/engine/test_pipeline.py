@@ -102,3 +102,34 @@ def test_alternating_flips_on_tf_data_need_the_one_endless_iterator():
     x = np.zeros((4, 8, 8, 3), np.uint8)
     with pytest.raises(ValueError, match="repeat=True"):
         make_dataset(x, np.arange(4), 2, num_classes=4, augment=True, alternate=True)
+
+
+@pytest.mark.parametrize("source", ["tf.data", "numpy"])
+def test_a_resumed_run_goes_on_alternating_where_it_left_off(source):
+    # A resumed run's pipeline: reshuffled from a new seed (seed + epochs done), the same flip plan (the run's seed).
+    runtime.activate("tensorflow")
+    from kvt_models.train.pipeline import _py_dataset_class, make_dataset
+
+    n, batch = 40, 16
+    x = np.random.default_rng(1).integers(0, 256, (n, 8, 8, 3), dtype=np.uint8)
+
+    def flips(seed, first_epoch, epochs):
+        kwargs = dict(num_classes=n, shuffle=True, augment=True, shift=0, seed=seed, alternate=True, plan_seed=5,
+                      first_epoch=first_epoch)
+        if source == "tf.data":
+            ds = make_dataset(x, np.arange(n), batch, repeat=True, **kwargs)
+            return _flips_per_image(((i.numpy(), lab.numpy()) for i, lab in ds), x, epochs, per_epoch=3)
+        py = _py_dataset_class()(x, np.arange(n), batch, **kwargs)
+
+        def batches():
+            while True:
+                for index in range(len(py)):
+                    yield py[index]
+                py.on_epoch_end()
+
+        return _flips_per_image(batches(), x, epochs, per_epoch=len(py))
+
+    whole = flips(5, 0, 4)
+    resumed = flips(5 + 2, 2, 2)  # after 2 epochs done
+    assert {i: f[2:] for i, f in whole.items()} == resumed
+    assert flips(5 + 1, 1, 1) == {i: f[1:2] for i, f in whole.items()}  # an odd number done: the other way again
