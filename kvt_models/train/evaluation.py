@@ -74,8 +74,8 @@ class EpochScorer:
     image's softmax, for recipes that train on flipped images.
     """
 
-    # Images per predicted batch, whatever the run trains with: at 128 a pass over the test split takes
-    # ~4/5 of its time at 32, for a few MB of peak memory; larger batches cost more memory (docs/faults.md).
+    # Images per predicted batch, whatever the run trains with: faster than the run's 32 for little more
+    # peak memory; larger batches save less time than they add memory (docs/faults.md).
     BATCH = 128
 
     def __init__(self, x_test: np.ndarray, y_test: np.ndarray, class_names: list[str], *,

@@ -276,9 +276,9 @@ class _Run:
 
         evaluation = scorer.latest  # the last epoch this process finished (and recorded), if any
         done = len(history)
-        if evaluation is not None:
-            report: dict[str, Any] = {"report": evaluation.report, "confusion": evaluation.confusion,
-                                      "class_names": evaluation.class_names, "views": evaluation.views}
+        written = scorer.report()  # what report.json got with that epoch, less the epoch
+        if written is not None:
+            report: dict[str, Any] = written
             report_epoch: int | None = done
         else:
             # No epoch finished here (a resumed run stopped in its first new epoch): what the run
